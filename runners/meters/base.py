@@ -1,0 +1,284 @@
+"""The meter interface: open a window, close it, get joules with their pedigree.
+
+Every reading says at which boundary it was taken (gpu, cpu-package, cpu+dram, board-input,
+wall, ...), by which source, at which sampling period, and whether it is MEASURED by a sensor
+or ESTIMATED by a model. An estimate is never presented as a measurement.
+
+Two families of meters share this interface:
+- counter meters read a cumulative energy counter at the window edges (RAPL, NVML's total
+  energy counter);
+- sampled meters poll a power sensor in a background thread and integrate the samples
+  that fall in the window (Jetson INA3221 rails, Raspberry Pi PMIC, NVML power fallback,
+  external power logs).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+
+class Measurement(StrEnum):
+    MEASURED = "MEASURED"
+    ESTIMATED = "ESTIMATED"
+
+
+class MeterError(Exception):
+    """A meter cannot be opened or read (no sensor, no permission, sensor vanished)."""
+
+
+def sysfs_path(path: str | os.PathLike[str]) -> Path:
+    """Map an absolute /sys or /proc path under ``ECOSCORE_SYSFS_ROOT`` when it is set.
+
+    Tests, and containers that mount the host's /sys elsewhere, point the meters and device
+    probes at a prepared tree this way.
+    """
+    p = Path(path)
+    root = os.environ.get("ECOSCORE_SYSFS_ROOT")
+    if root and p.is_absolute():
+        return Path(root) / p.relative_to("/")
+    return p
+
+
+@dataclass(frozen=True)
+class MeterInfo:
+    """What a meter measures and how."""
+
+    name: str  # short id, as given to --meter (e.g. "rapl", "nvml", "codecarbon-estimate")
+    source: str  # the sensor or library, e.g. "linux powercap intel-rapl:0 package-0"
+    boundary: str  # gpu | cpu-package | cpu+dram | board-input | wall | ...
+    measurement: Measurement
+    sampling_period_s: float | None  # sensor update or polling period; None if not periodic
+    uncertainty_rel: float  # stated relative uncertainty (1 sigma) of one window's energy
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WindowReading:
+    """The energy of one window at the meter's boundary."""
+
+    energy_j: float
+    duration_s: float
+    sensor_updates: int | None  # how many sensor updates/samples the window spans
+    valid: bool = True
+    invalid_reason: str | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def mean_power_w(self) -> float:
+        return self.energy_j / self.duration_s if self.duration_s > 0 else float("nan")
+
+
+#: A window should span at least this many sensor updates to be trusted (issue #3).
+MIN_SENSOR_UPDATES = 100
+
+
+class Meter(ABC):
+    """A source of energy readings over windows of time. One window open at a time."""
+
+    info: MeterInfo
+
+    def __init__(self) -> None:
+        self._window_t0: float | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Acquire resources (open handles, start a sampler thread)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+    def __enter__(self) -> Meter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- windows ----------------------------------------------------------------------
+    def begin_window(self) -> None:
+        if self._window_t0 is not None:
+            raise MeterError(f"{self.info.name}: a window is already open")
+        self._begin()
+        self._window_t0 = time.perf_counter()
+
+    def end_window(self) -> WindowReading:
+        if self._window_t0 is None:
+            raise MeterError(f"{self.info.name}: end_window() without begin_window()")
+        t1 = time.perf_counter()
+        duration = t1 - self._window_t0
+        self._window_t0 = None
+        reading = self._end(duration)
+        return _check_updates(self.info, reading)
+
+    def min_window_s(self) -> float:
+        """The shortest window that spans MIN_SENSOR_UPDATES sensor updates."""
+        if self.info.sampling_period_s is None:
+            return 0.0
+        return MIN_SENSOR_UPDATES * self.info.sampling_period_s
+
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def _end(self, duration_s: float) -> WindowReading: ...
+
+
+def _check_updates(info: MeterInfo, r: WindowReading) -> WindowReading:
+    """Flag a measured window that spans too few sensor updates to be trusted."""
+    if (
+        r.valid
+        and info.measurement is Measurement.MEASURED
+        and r.sensor_updates is not None
+        and r.sensor_updates < MIN_SENSOR_UPDATES
+    ):
+        details = dict(r.details)
+        details["too_few_sensor_updates"] = True
+        return WindowReading(
+            energy_j=r.energy_j,
+            duration_s=r.duration_s,
+            sensor_updates=r.sensor_updates,
+            valid=r.valid,
+            invalid_reason=r.invalid_reason,
+            details=details,
+        )
+    return r
+
+
+class SampledPowerMeter(Meter):
+    """A meter that polls instantaneous power in a background thread and integrates it.
+
+    Subclasses implement ``read_power_w()``. Samples are kept with perf_counter timestamps
+    in a growing numpy buffer; a window's energy is the trapezoidal integral of the samples
+    inside it, with the power at the edges interpolated. A read error during a window marks
+    the window invalid instead of recording a wrong figure.
+    """
+
+    def __init__(self, period_s: float) -> None:
+        super().__init__()
+        self.period_s = period_s
+        self._lock = threading.Lock()
+        self._t = np.empty(4096, dtype=np.float64)
+        self._p = np.empty(4096, dtype=np.float64)
+        self._n = 0
+        self._error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._win_start_idx = 0
+        self._win_t0 = 0.0
+        self._win_error: str | None = None
+        self.achieved_period_s: float | None = None
+
+    @abstractmethod
+    def read_power_w(self) -> float:
+        """One instantaneous power reading in watts at the meter's boundary."""
+
+    def start(self) -> None:
+        self.read_power_w()  # fail early, in the caller's thread, if the sensor is unreadable
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=f"{self.info.name}-sampler")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _append(self, t: float, p: float) -> None:
+        with self._lock:
+            if self._n == self._t.size:
+                self._t = np.concatenate([self._t, np.empty_like(self._t)])
+                self._p = np.concatenate([self._p, np.empty_like(self._p)])
+            self._t[self._n] = t
+            self._p[self._n] = p
+            self._n += 1
+
+    def _loop(self) -> None:
+        next_t = time.perf_counter()
+        while not self._stop.is_set():
+            try:
+                p = self.read_power_w()
+            except Exception as e:  # the sensor vanished or errored: remember, keep trying
+                with self._lock:
+                    self._error = f"{type(e).__name__}: {e}"
+            else:
+                self._append(time.perf_counter(), p)
+            next_t += self.period_s
+            delay = next_t - time.perf_counter()
+            if delay > 0:
+                self._stop.wait(delay)
+            else:
+                next_t = time.perf_counter()
+
+    def _begin(self) -> None:
+        with self._lock:
+            self._error = None
+            self._win_start_idx = max(self._n - 1, 0)
+        self._win_t0 = time.perf_counter()
+
+    def _end(self, duration_s: float) -> WindowReading:
+        t1 = self._win_t0 + duration_s
+        # wait for one sample after the window edge so that the edge can be interpolated
+        deadline = time.perf_counter() + 5 * self.period_s + 0.05
+        while time.perf_counter() < deadline:
+            with self._lock:
+                if self._n and self._t[self._n - 1] >= t1:
+                    break
+            time.sleep(self.period_s / 4)
+        with self._lock:
+            t = self._t[self._win_start_idx : self._n].copy()
+            p = self._p[self._win_start_idx : self._n].copy()
+            error = self._error
+        return integrate_window(t, p, self._win_t0, t1, error, self.period_s)
+
+
+def integrate_window(
+    t: np.ndarray,
+    p: np.ndarray,
+    t0: float,
+    t1: float,
+    error: str | None = None,
+    nominal_period_s: float | None = None,
+) -> WindowReading:
+    """Trapezoidal energy of power samples (t, p) between t0 and t1.
+
+    The power at t0 and t1 is interpolated from the neighbouring samples. A window with no
+    sample inside, or with samples missing over more than 5 nominal periods, is invalid.
+    """
+    duration = t1 - t0
+    if error is not None:
+        return WindowReading(0.0, duration, int(t.size), False, f"sensor error: {error}")
+    if t.size < 2 or t[0] > t0 + (nominal_period_s or 0) * 5 or t[-1] < t1:
+        return WindowReading(
+            0.0, duration, int(t.size), False, "not enough power samples cover the window"
+        )
+    inside = (t > t0) & (t < t1)
+    ts = np.concatenate([[t0], t[inside], [t1]])
+    ps = np.concatenate([[np.interp(t0, t, p)], p[inside], [np.interp(t1, t, p)]])
+    gaps = np.diff(ts)
+    if nominal_period_s and gaps.size and gaps.max() > 5 * nominal_period_s + 0.05:
+        return WindowReading(
+            0.0,
+            duration,
+            int(inside.sum()),
+            False,
+            f"power samples missing for {gaps.max():.3f} s inside the window",
+        )
+    energy = float(np.sum((ps[1:] + ps[:-1]) * 0.5 * gaps))
+    n_inside = int(inside.sum())
+    achieved = duration / n_inside if n_inside else None
+    return WindowReading(
+        energy,
+        duration,
+        n_inside,
+        details={"achieved_period_s": achieved, "mean_power_w": energy / duration},
+    )

@@ -1,0 +1,307 @@
+"""The run record: one validated JSON document per run, identified by the hash of its content.
+
+A record crosses boundaries (files, submissions to a jury), so it is a pydantic model with a
+``schema_version``; every quantity names its unit in its field name. ``record_id`` is the
+SHA-256 of the canonical JSON of the record without ``record_id`` and ``signature``; it is
+recomputed on every load, so a number edited by hand is caught.
+
+Records are written atomically (temporary file, fsync, rename) as
+``<out>/runs/<record_id>.json`` and never edited in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = "1.0"
+#: Records larger than this are refused on load (a run record is a few tens of kB).
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+
+class RecordError(Exception):
+    """A record file cannot be trusted or read; the message names the file and the problem."""
+
+
+class IntegrityError(RecordError):
+    """The record's content does not match its record_id (it was edited after the run)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkloadRef(_Model):
+    name: str
+    version: str
+    family: str
+    task: str
+    definition_sha256: str
+    eval_data_sha256: str
+    eval_samples: int
+    metric: str
+    quality_gate: float
+    data_source: str = "bundled"
+
+
+class ModelRef(_Model):
+    name: str
+    file_name: str
+    format: Literal["onnx", "pt2"]
+    sha256: str
+    size_bytes: int
+    parameter_count: int | None
+    role: Literal["reference", "baseline", "user"]
+
+
+class EngineRef(_Model):
+    name: str
+    version: str
+    device: str  # cpu | cuda:0 | ...
+    precision: str  # fp32 | fp16 | bf16 | int8
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeviceRef(_Model):
+    kind: Literal["cpu", "gpu", "board"]
+    name: str  # what the meter boundary belongs to, e.g. CPU model or GPU name
+    cpu_model: str
+    cpu_count_logical: int
+    memory_bytes: int | None
+    os: str
+    machine: str  # uname -m
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class MeterRef(_Model):
+    name: str
+    source: str
+    boundary: str
+    measurement: Literal["MEASURED", "ESTIMATED"]
+    sampling_period_s: float | None
+    uncertainty_rel: float
+    details: dict[str, Any] = Field(default_factory=dict)
+    fallback_reason: str | None = None  # why the meter asked for was not used
+
+
+class Window(_Model):
+    """One measured window: energy at the meter's boundary over a run of queries."""
+
+    energy_j: float
+    net_energy_j: float  # energy above the idle baseline
+    duration_s: float
+    queries: int
+    inferences: int  # samples processed (queries x batch size)
+    sensor_updates: int | None
+    valid: bool
+    invalid_reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Stat(_Model):
+    """Median of the repeats with a confidence interval and the coefficient of variation."""
+
+    median: float
+    ci_low: float
+    ci_high: float
+    ci_level: float
+    cv: float
+    n: int
+
+
+class Latency(_Model):
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    max_ms: float
+    count: int
+
+
+class ScenarioResult(_Model):
+    name: Literal["single_stream", "offline"]
+    batch_size: int
+    min_duration_s: float
+    min_queries: int
+    warmup_s: float
+    windows: list[Window]
+    valid: bool  # every window valid
+    energy_per_inference_j: Stat | None  # gross, at the meter's boundary
+    net_energy_per_inference_j: Stat | None  # above the idle baseline
+    power_w: Stat | None
+    throughput_per_s: Stat
+    latency: Latency | None = None  # single-stream only
+
+
+class IdleBaseline(_Model):
+    power_w: float
+    energy_j: float
+    duration_s: float
+    valid: bool
+    invalid_reason: str | None = None
+
+
+class Quality(_Model):
+    metric: str
+    value: float
+    gate: float
+    passed: bool
+    samples: int
+    batch_size: int
+
+
+class RunSettings(_Model):
+    quick: bool
+    repeats: int
+    seed: int
+
+
+class Provenance(_Model):
+    ecoscore_version: str
+    command_line: list[str]
+    started_utc: str
+    finished_utc: str
+    python: str
+    os: str
+    packages: dict[str, str]
+    seeds: dict[str, int]
+    notes: str | None = None
+
+
+class Signature(_Model):
+    algorithm: Literal["ed25519"]
+    public_key_b64: str
+    key_id: str
+    signature_b64: str
+
+
+class RunRecord(_Model):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    record_id: str = ""
+    record_type: Literal["run", "replication"] = "run"
+    replicates: str | None = None  # record_id of the original for a replication
+    workload: WorkloadRef
+    model: ModelRef
+    engine: EngineRef
+    device: DeviceRef
+    meter: MeterRef
+    idle: IdleBaseline
+    scenarios: list[ScenarioResult]
+    quality: Quality
+    run: RunSettings
+    provenance: Provenance
+    signature: Signature | None = None
+
+    def content_sha256(self) -> str:
+        return content_hash(self.model_dump(mode="json"))
+
+    def with_id(self) -> RunRecord:
+        return self.model_copy(update={"record_id": self.content_sha256()})
+
+    def scenario(self, name: str) -> ScenarioResult | None:
+        return next((s for s in self.scenarios if s.name == name), None)
+
+
+def canonical_json(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_hash(doc: dict[str, Any]) -> str:
+    """SHA-256 of the canonical content: the document without record_id and signature."""
+    body = {k: v for k, v in doc.items() if k not in ("record_id", "signature")}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
+
+    An interrupted write leaves no partial file under ``path``; an existing file with that
+    name is not replaced half-written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_record(record: RunRecord, out_dir: Path) -> Path:
+    """Write a record as ``<out_dir>/runs/<record_id>.json`` atomically; return the path."""
+    if not record.record_id:
+        record = record.with_id()
+    path = Path(out_dir) / "runs" / f"{record.record_id}.json"
+    data = json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False).encode()
+    write_atomic(path, data + b"\n")
+    return path
+
+
+def parse_record(doc: Any, source: str) -> RunRecord:
+    """Validate a parsed JSON document as a run record and check its integrity."""
+    if not isinstance(doc, dict):
+        raise RecordError(f"{source}: not a run record (top level is not a JSON object)")
+    version = doc.get("schema_version")
+    if version is None:
+        raise RecordError(f"{source}: missing field 'schema_version'")
+    if version != SCHEMA_VERSION:
+        raise RecordError(
+            f"{source}: schema_version {version!r} is not supported "
+            f"(this ecoscore reads {SCHEMA_VERSION!r})"
+        )
+    try:
+        record = RunRecord.model_validate(doc)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RecordError(
+            f"{source}: invalid record at '{where}': {first['msg']} "
+            f"({e.error_count()} problem(s))"
+        ) from None
+    expected = content_hash(doc)
+    if record.record_id != expected:
+        raise IntegrityError(
+            f"{source}: integrity check failed: content hash {expected[:12]} does not match "
+            f"record_id {record.record_id[:12] or '(empty)'}; the record was edited after the run"
+        )
+    return record
+
+
+def load_record(path: Path) -> RunRecord:
+    """Read, validate and integrity-check a record file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise RecordError(f"{path}: cannot read: {e.strerror}") from None
+    if size > MAX_RECORD_BYTES:
+        raise RecordError(f"{path}: {size} bytes is larger than a run record can be")
+    try:
+        doc = json.loads(path.read_bytes())
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path}: malformed JSON at line {e.lineno}: {e.msg}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RecordError(f"{path}: cannot read: {e}") from None
+    return parse_record(doc, str(path))
+
+
+def json_schema() -> dict[str, Any]:
+    schema = RunRecord.model_json_schema()
+    schema["$id"] = f"https://ecoscore.invalid/schema/run-record-{SCHEMA_VERSION}.json"
+    schema["title"] = f"ecoscore run record, schema {SCHEMA_VERSION}"
+    return schema
