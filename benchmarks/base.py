@@ -85,10 +85,6 @@ class Split:
     x: np.ndarray
     y: np.ndarray
 
-    @property
-    def sha256(self) -> str:
-        return array_sha256(self.x, self.y)
-
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
@@ -148,18 +144,29 @@ class Workload(ABC):
 
     @abstractmethod
     def _eval_split(self) -> Split:
-        """The fixed evaluation split, unchecked."""
+        """The fixed evaluation split, preprocessed, unchecked."""
+
+    @abstractmethod
+    def eval_data_sha256(self) -> str:
+        """SHA-256 of the raw evaluation data (file bytes, or integer arrays for generated
+        data), before any floating-point preprocessing, so that it is the same on every
+        platform."""
 
     def eval_split(self) -> Split:
-        """The evaluation split, verified against the checksum of the definition."""
-        split = self._eval_split()
-        if self.info.eval_sha256 and split.sha256 != self.info.eval_sha256:
+        """The evaluation split, after checking the raw data against the definition."""
+        actual = self.eval_data_sha256()
+        if self.info.eval_sha256 and actual != self.info.eval_sha256:
             raise DataChecksumError(
-                f"{self.info.name}: evaluation data checksum {split.sha256[:16]}... does not "
-                f"match the definition ({self.info.eval_sha256[:16]}...); the data file was "
+                f"{self.info.name}: evaluation data checksum {actual[:16]}... does not "
+                f"match the definition ({self.info.eval_sha256[:16]}...); the data was "
                 "changed or corrupted. Restore it from the repository."
             )
-        return split
+        return self._eval_split()
+
+    @property
+    def data_source(self) -> str:
+        """"bundled" for the shipped data; for user data, where it was read from."""
+        return "bundled"
 
     def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
         """Quality of model outputs against labels, with the workload's metric."""
