@@ -165,7 +165,7 @@ class Workload(ABC):
 
     @property
     def data_source(self) -> str:
-        """"bundled" for the shipped data; for user data, where it was read from."""
+        """ "bundled" for the shipped data; for user data, where it was read from."""
         return "bundled"
 
     def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from benchmarks.base import Workload, WorkloadError
 
@@ -11,20 +12,35 @@ _WORKLOADS: dict[str, str] = {
     "nlp-intent": "benchmarks.nlp_intent:NlpIntent",
     "anomaly-machine": "benchmarks.anomaly_machine:AnomalyMachine",
 }
+#: Workloads over a public data set that the user has on disk (``--data PATH``).
+_USER_DATA_WORKLOADS: dict[str, str] = {
+    "vision-cifar10": "benchmarks.cifar10:Cifar10",
+    "nlp-text-csv": "benchmarks.text_csv:TextCsv",
+    "anomaly-wav": "benchmarks.wav_folder:WavFolderAnomaly",
+}
 
 DEFAULT_WORKLOADS: tuple[str, ...] = tuple(_WORKLOADS)
 
 
-def workload_names() -> list[str]:
-    return list(_WORKLOADS)
+def workload_names(user_data: bool = False) -> list[str]:
+    return list(_WORKLOADS) + (list(_USER_DATA_WORKLOADS) if user_data else [])
 
 
-def get_workload(name: str) -> Workload:
-    try:
-        target = _WORKLOADS[name]
-    except KeyError:
-        known = ", ".join(_WORKLOADS)
-        raise WorkloadError(f"unknown workload {name!r}; known workloads: {known}") from None
+def get_workload(name: str, data: Path | None = None) -> Workload:
+    """A bundled workload by name, or a user-data workload reading ``data``."""
+    if name in _WORKLOADS:
+        if data is not None:
+            raise WorkloadError(
+                f"{name} uses its bundled data; --data is for: {', '.join(_USER_DATA_WORKLOADS)}"
+            )
+        target, args = _WORKLOADS[name], ()
+    elif name in _USER_DATA_WORKLOADS:
+        if data is None:
+            raise WorkloadError(f"{name} reads a data set you have on disk: give --data PATH")
+        target, args = _USER_DATA_WORKLOADS[name], (Path(data),)
+    else:
+        known = ", ".join(workload_names(user_data=True))
+        raise WorkloadError(f"unknown workload {name!r}; known workloads: {known}")
     module_name, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls()
+    return cls(*args)

@@ -270,8 +270,7 @@ def parse_record(doc: Any, source: str) -> RunRecord:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise RecordError(
-            f"{source}: invalid record at '{where}': {first['msg']} "
-            f"({e.error_count()} problem(s))"
+            f"{source}: invalid record at '{where}': {first['msg']} ({e.error_count()} problem(s))"
         ) from None
     expected = content_hash(doc)
     if record.record_id != expected:

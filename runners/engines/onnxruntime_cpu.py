@@ -11,8 +11,12 @@ import numpy as np
 from runners.engines.base import Engine, EngineError, EngineInfo
 from runners.model_files import check_onnx_file
 
-_OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
-               "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+_OPT_LEVELS = {
+    "disable": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
 
 
 class OnnxRuntimeCpuEngine(Engine):
@@ -46,12 +50,15 @@ class OnnxRuntimeCpuEngine(Engine):
         so.intra_op_num_threads = self.intra_op_threads
         so.inter_op_num_threads = self.inter_op_threads
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel,
-                                              _OPT_LEVELS[self.graph_optimization])
+        so.graph_optimization_level = getattr(
+            ort.GraphOptimizationLevel, _OPT_LEVELS[self.graph_optimization]
+        )
         so.add_session_config_entry(
-            "session.intra_op.allow_spinning", "1" if self.allow_spinning else "0")
+            "session.intra_op.allow_spinning", "1" if self.allow_spinning else "0"
+        )
         so.add_session_config_entry(
-            "session.inter_op.allow_spinning", "1" if self.allow_spinning else "0")
+            "session.inter_op.allow_spinning", "1" if self.allow_spinning else "0"
+        )
         so.log_severity_level = 3
         try:
             self._sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

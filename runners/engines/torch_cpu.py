@@ -74,8 +74,11 @@ class TorchEngine(Engine):
             version=self.torch.__version__,
             device=self.device,
             precision=self.precision,
-            settings={"num_threads": self.threads, "inference_mode": True,
-                      "loader": "torch.export.load"},
+            settings={
+                "num_threads": self.threads,
+                "inference_mode": True,
+                "loader": "torch.export.load",
+            },
         )
 
     def close(self) -> None:

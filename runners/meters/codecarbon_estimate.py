@@ -57,11 +57,19 @@ def cpu_tdp() -> tuple[str, float, str]:
         cc_logger.setLevel(level)
     if power is None:
         n = os.cpu_count() or 1
-        return model or "unknown", DEFAULT_W_PER_THREAD * n, f"default {DEFAULT_W_PER_THREAD} W x {n} CPUs"
+        return (
+            model or "unknown",
+            DEFAULT_W_PER_THREAD * n,
+            f"default {DEFAULT_W_PER_THREAD} W x {n} CPUs",
+        )
     known = tdp._get_cpu_power_from_registry(model) if model else None
     if known:
         return model, float(power), "CodeCarbon cpu_power.csv"
-    return model, float(power), f"default {DEFAULT_W_PER_THREAD:g} W x {n} CPUs (model not in table)"
+    return (
+        model,
+        float(power),
+        f"default {DEFAULT_W_PER_THREAD:g} W x {n} CPUs (model not in table)",
+    )
 
 
 class CodeCarbonCpuEstimate(Meter):
@@ -111,4 +119,3 @@ class CodeCarbonCpuEstimate(Meter):
             sensor_updates=None,
             details={"cpu_load": round(load, 4), "estimated_power_w": round(power, 4)},
         )
-
