@@ -11,6 +11,7 @@ Records are written atomically (temporary file, fsync, rename) as
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -235,10 +236,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 

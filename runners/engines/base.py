@@ -36,6 +36,9 @@ class Engine(ABC):
 
     name: str = ""
     formats: tuple[str, ...] = ()
+    #: True when ``run_prepared`` returns before the work is done (GPU streams): the
+    #: single-stream loop then synchronises after every query to time it.
+    needs_sync: bool = False
 
     @abstractmethod
     def load(self, path: Path) -> None:

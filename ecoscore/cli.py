@@ -1,0 +1,30 @@
+"""The ``ecoscore`` command line. Commands live in ``ecoscore/commands/``, one module each;
+heavy libraries (torch, onnxruntime, pandas) are imported inside the commands, never here."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="ecoscore",
+    help="Benchmark AI models for frugality: measured joules, latency and quality in one run, "
+    "and an A-to-E eco-score.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: Command modules; each defines ``register(app: typer.Typer) -> None``.
+COMMAND_MODULES = (
+    "ecoscore.commands.workloads",
+    "ecoscore.commands.run",
+)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    app()

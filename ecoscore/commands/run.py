@@ -1,0 +1,68 @@
+"""``ecoscore run``: measure models on workloads and write one run record per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecoscore.errors import fail
+
+
+def run(
+    workload: Annotated[
+        list[str] | None,
+        typer.Option("--workload", "-w", help="Workload name (repeatable). Default: all bundled."),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", help="Your .onnx or .pt2 model (default: the reference)."),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="onnxruntime or torch (default: from the model file's format)."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, or cuda / cuda:N.")] = "cpu",
+    meter: Annotated[
+        str,
+        typer.Option(
+            help="auto, rapl, nvml[:N], jetson, rpi, pyjoules, joulescope, csv:PATH, estimate."
+        ),
+    ] = "auto",
+    quick: Annotated[bool, typer.Option(help="Short smoke run, marked as such.")] = False,
+    repeats: Annotated[int | None, typer.Option(min=1, help="Windows per scenario.")] = None,
+    baseline: Annotated[
+        bool, typer.Option(help="Run the workload's non-neural baseline model instead.")
+    ] = False,
+    data: Annotated[
+        Path | None, typer.Option(help="Data set folder/file for a user-data workload.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
+    notes: Annotated[str | None, typer.Option(help="Free text stored in the record.")] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Run workloads with the measurement loop and write run records to OUT/runs/."""
+    from ecoscore.run_session import RunOptions, run_many
+
+    opts = RunOptions(
+        workloads=list(workload or []),
+        model=model,
+        engine=engine,
+        device=device,
+        meter=meter,
+        quick=quick,
+        repeats=repeats,
+        baseline=baseline,
+        data=data,
+        out=out,
+        notes=notes,
+    )
+    try:
+        run_many(opts)
+    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
+        fail(e, debug)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,35 @@
+"""``ecoscore workloads``: the bundled workloads with version, metric and gate."""
+
+from __future__ import annotations
+
+import typer
+
+
+def workloads() -> None:
+    """List the bundled workloads (and those that read a data set you have on disk)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks.registry import get_workload, workload_names
+
+    table = Table(title="ecoscore workloads")
+    for col in ("workload", "version", "task", "metric", "gate", "input", "data"):
+        table.add_column(col)
+    for name in workload_names():
+        info = get_workload(name).info
+        table.add_row(
+            info.name,
+            info.version,
+            info.task,
+            info.metric,
+            f"{info.quality_gate:g}",
+            f"{info.input.dtype} {info.input.shape}",
+            "bundled",
+        )
+    for name in workload_names(user_data=True)[len(workload_names()) :]:
+        table.add_row(name, "", "", "", "", "", "--data PATH")
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("workloads")(workloads)

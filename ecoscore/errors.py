@@ -1,0 +1,43 @@
+"""How the command line reports errors: one line, a documented exit code; a traceback only
+with --debug. Exit codes are listed in docs/errors.md."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+#: Exit codes (docs/errors.md).
+EXIT_OK = 0
+EXIT_FAILURE = 1  # unexpected error
+EXIT_USAGE = 2  # bad option or argument (typer's own code)
+EXIT_INPUT = 3  # bad input file: model, data, record
+EXIT_MEASUREMENT = 4  # a meter or engine failed during the run
+EXIT_INTEGRITY = 5  # a record failed its integrity or signature check
+EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
+
+
+def exit_code_for(e: BaseException) -> int:
+    from benchmarks.base import WorkloadError
+    from runners.engines.base import EngineError
+    from runners.meters.base import MeterError
+    from runners.record import IntegrityError, RecordError
+
+    if isinstance(e, IntegrityError):
+        return EXIT_INTEGRITY
+    if isinstance(e, (RecordError, WorkloadError, FileNotFoundError)):
+        return EXIT_INPUT
+    if isinstance(e, EngineError):
+        return EXIT_INPUT
+    if isinstance(e, MeterError):
+        return EXIT_MEASUREMENT
+    if isinstance(e, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURE
+
+
+def fail(e: BaseException, debug: bool) -> None:
+    if debug:
+        raise e
+    print(f"ecoscore: error: {e}", file=sys.stderr)
+    raise typer.Exit(exit_code_for(e))

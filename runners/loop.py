@@ -1,0 +1,188 @@
+"""The measurement loop: drive an engine through a scenario while a meter records.
+
+Rules enforced here (DESIGN.md, Measurement):
+- warm-up runs before every scenario and is excluded from every window;
+- a window lasts at least ``min_duration_s`` (lengthened to what the meter needs to span
+  enough sensor updates, except in quick mode, where a short window is flagged instead) and
+  serves at least ``min_queries`` queries;
+- the engine is synchronised at every window edge, so that energy and time cover the same
+  work;
+- per-query bookkeeping is one ``perf_counter_ns`` pair written into a preallocated array:
+  no logging, no progress redraw, no allocation in the timed loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from runners.engines.base import Engine
+from runners.meters.base import Meter, WindowReading
+from runners.record import IdleBaseline, ScenarioResult, Window
+from runners.stats import latency_summary, median_stat
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    name: str  # "single_stream" or "offline"
+    batch_size: int
+    min_duration_s: float
+    min_queries: int
+    warmup_s: float
+    repeats: int
+    quick: bool = False
+
+
+Progress = Callable[[int, int], None]
+
+
+def effective_duration(meter: Meter, settings: ScenarioSettings) -> float:
+    """The window length: the scenario's minimum, lengthened for the meter unless quick."""
+    need = meter.min_window_s()
+    if settings.quick:
+        return settings.min_duration_s
+    return max(settings.min_duration_s, need)
+
+
+def measure_idle(meter: Meter, duration_s: float) -> IdleBaseline:
+    """The boundary's idle power, measured before the run with nothing running."""
+    meter.begin_window()
+    time.sleep(duration_s)
+    r = meter.end_window()
+    power = r.energy_j / r.duration_s if r.valid and r.duration_s > 0 else 0.0
+    return IdleBaseline(
+        power_w=power,
+        energy_j=r.energy_j,
+        duration_s=r.duration_s,
+        valid=r.valid,
+        invalid_reason=r.invalid_reason,
+    )
+
+
+def _warmup(engine: Engine, batches: list, seconds: float) -> None:
+    run = engine.run_prepared
+    deadline = time.perf_counter() + seconds
+    i = 0
+    while i < 3 or time.perf_counter() < deadline:
+        run(batches[i % len(batches)])
+        i += 1
+    engine.synchronize()
+
+
+def _single_stream_window(
+    engine: Engine, batches: list, min_ns: int, min_queries: int, sync: bool
+) -> tuple[np.ndarray, int]:
+    """Run queries one after another until both minimums are met; return latencies (ns)."""
+    run = engine.run_prepared
+    synchronize = engine.synchronize
+    perf = time.perf_counter_ns
+    nb = len(batches)
+    lat = np.empty(max(min_queries * 2, 4096), dtype=np.int64)
+    i = 0
+    deadline = perf() + min_ns
+    while True:
+        t0 = perf()
+        run(batches[i % nb])
+        if sync:
+            synchronize()
+        t1 = perf()
+        if i == lat.size:
+            lat = np.concatenate([lat, np.empty_like(lat)])
+        lat[i] = t1 - t0
+        i += 1
+        if i >= min_queries and t1 >= deadline:
+            return lat[:i], i
+
+
+def _offline_window(engine: Engine, batches: list, min_ns: int, min_queries: int) -> int:
+    run = engine.run_prepared
+    perf = time.perf_counter_ns
+    nb = len(batches)
+    i = 0
+    deadline = perf() + min_ns
+    while i < min_queries or perf() < deadline:
+        run(batches[i % nb])
+        i += 1
+    engine.synchronize()
+    return i
+
+
+def _window(r: WindowReading, idle_w: float, queries: int, batch: int) -> Window:
+    return Window(
+        energy_j=r.energy_j,
+        net_energy_j=r.energy_j - idle_w * r.duration_s,
+        duration_s=r.duration_s,
+        queries=queries,
+        inferences=queries * batch,
+        sensor_updates=r.sensor_updates,
+        valid=r.valid,
+        invalid_reason=r.invalid_reason,
+        details=dict(r.details),
+    )
+
+
+def measure_scenario(
+    engine: Engine,
+    meter: Meter,
+    batches: list,
+    settings: ScenarioSettings,
+    idle_power_w: float,
+    progress: Progress | None = None,
+) -> ScenarioResult:
+    """Warm up, then measure ``settings.repeats`` windows of the scenario."""
+    single = settings.name == "single_stream"
+    sync = engine.needs_sync
+    duration = effective_duration(meter, settings)
+    min_ns = int(duration * 1e9)
+    _warmup(engine, batches, settings.warmup_s)
+    windows: list[Window] = []
+    all_lat: list[np.ndarray] = []
+    for rep in range(settings.repeats):
+        engine.synchronize()
+        meter.begin_window()
+        if single:
+            lat, queries = _single_stream_window(
+                engine, batches, min_ns, settings.min_queries, sync
+            )
+            all_lat.append(lat)
+        else:
+            queries = _offline_window(engine, batches, min_ns, settings.min_queries)
+        reading = meter.end_window()
+        windows.append(_window(reading, idle_power_w, queries, settings.batch_size))
+        if progress:
+            progress(rep + 1, settings.repeats)
+    return summarise(settings, duration, windows, all_lat)
+
+
+def summarise(
+    settings: ScenarioSettings,
+    duration: float,
+    windows: list[Window],
+    latencies: list[np.ndarray],
+) -> ScenarioResult:
+    valid = [w for w in windows if w.valid]
+    all_valid = len(valid) == len(windows)
+    throughput = median_stat([w.inferences / w.duration_s for w in windows])
+    epi = net = power = None
+    if valid:
+        epi = median_stat([w.energy_j / w.inferences for w in valid])
+        net = median_stat([w.net_energy_j / w.inferences for w in valid])
+        power = median_stat([w.energy_j / w.duration_s for w in valid])
+    latency = latency_summary(np.concatenate(latencies)) if latencies else None
+    return ScenarioResult(
+        name=settings.name,  # type: ignore[arg-type]
+        batch_size=settings.batch_size,
+        min_duration_s=duration,
+        min_queries=settings.min_queries,
+        warmup_s=settings.warmup_s,
+        windows=windows,
+        valid=all_valid,
+        energy_per_inference_j=epi,
+        net_energy_per_inference_j=net,
+        power_w=power,
+        throughput_per_s=throughput,
+        latency=latency,
+    )

@@ -1,0 +1,14 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Keep the test runs light on a 2-core machine and independent of the host's settings.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO

@@ -1,0 +1,29 @@
+"""Shared helpers: a quick real run of a small model, to get genuine records in tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.registry import get_workload
+from runners.benchmark import RunRequest, run_benchmark
+from runners.device import describe_device
+from runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+from runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
+from runners.record import RunRecord
+from tests.onnx_models import linear_classifier
+
+
+def quick_record(tmp: Path, repeats: int = 2) -> RunRecord:
+    model = linear_classifier(Path(tmp) / "linear.onnx")
+    req = RunRequest(
+        workload=get_workload("vision-digits"),
+        model_path=model,
+        model_name="linear-random",
+        model_role="user",
+        engine=OnnxRuntimeCpuEngine(intra_op_threads=1),
+        meter=CodeCarbonCpuEstimate(),
+        device=describe_device(),
+        quick=True,
+        repeats=repeats,
+    )
+    return run_benchmark(req)

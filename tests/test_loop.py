@@ -1,0 +1,145 @@
+"""The measurement loop against a fake engine and a fake meter whose power is known."""
+
+import time
+
+import numpy as np
+import pytest
+
+from runners.engines.base import Engine, EngineInfo
+from runners.loop import ScenarioSettings, measure_idle, measure_scenario
+from runners.meters.base import Measurement, Meter, MeterInfo, WindowReading
+
+
+class ConstantPowerMeter(Meter):
+    """Reports a known power: energy = watts x window duration."""
+
+    def __init__(self, watts: float, period_s: float | None = None):
+        super().__init__()
+        self.watts = watts
+        self.windows = 0
+        self.info = MeterInfo("const", "test", "cpu-package", Measurement.MEASURED, period_s, 0.01)
+
+    def _begin(self):
+        self.windows += 1
+
+    def _end(self, duration_s):
+        updates = (
+            None
+            if self.info.sampling_period_s is None
+            else int(duration_s / self.info.sampling_period_s)
+        )
+        return WindowReading(self.watts * duration_s, duration_s, updates)
+
+
+class SleepEngine(Engine):
+    """Each call sleeps a fixed time and counts itself."""
+
+    name = "sleep"
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.calls = 0
+
+    def load(self, path):
+        pass
+
+    def run(self, x):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return x
+
+    def info(self):
+        return EngineInfo("sleep", "0", "cpu", "fp32")
+
+
+def settings(name="single_stream", batch=1, dur=0.2, queries=5, reps=3, quick=False):
+    return ScenarioSettings(name, batch, dur, queries, 0.05, reps, quick)
+
+
+def test_single_stream_windows_meet_minimums_and_energy_is_power_times_time():
+    eng = SleepEngine(0.002)
+    meter = ConstantPowerMeter(10.0)
+    batches = [np.zeros((1, 4), np.float32)]
+    res = measure_scenario(eng, meter, batches, settings(), idle_power_w=2.0)
+    assert len(res.windows) == 3 and res.valid
+    for w in res.windows:
+        assert w.duration_s >= 0.2
+        assert w.queries >= 5 and w.inferences == w.queries
+        assert w.energy_j == pytest.approx(10.0 * w.duration_s)
+        assert w.net_energy_j == pytest.approx(8.0 * w.duration_s)
+    # latency of a 2 ms sleep, measured per query
+    assert 2.0 <= res.latency.p50_ms < 4.0
+    assert res.latency.count == sum(w.queries for w in res.windows)
+    # energy per inference = 10 W x latency
+    assert res.energy_per_inference_j.median == pytest.approx(
+        10.0 * np.median([w.duration_s / w.queries for w in res.windows]), rel=1e-6
+    )
+    # warm-up calls happened but are not counted in any window
+    assert eng.calls > sum(w.queries for w in res.windows)
+
+
+def test_min_queries_extends_a_window_beyond_min_duration():
+    eng = SleepEngine(0.001)
+    res = measure_scenario(
+        eng,
+        ConstantPowerMeter(5.0),
+        [np.zeros((1, 1), np.float32)],
+        settings(dur=0.001, queries=200, reps=1),
+        0.0,
+    )
+    assert res.windows[0].queries >= 200
+    assert res.windows[0].duration_s >= 0.2
+
+
+def test_offline_counts_batch_inferences():
+    eng = SleepEngine(0.001)
+    res = measure_scenario(
+        eng,
+        ConstantPowerMeter(5.0),
+        [np.zeros((8, 1), np.float32)],
+        settings("offline", batch=8, dur=0.1, queries=10, reps=2),
+        0.0,
+    )
+    assert res.latency is None
+    for w in res.windows:
+        assert w.inferences == 8 * w.queries
+    thr = [w.inferences / w.duration_s for w in res.windows]
+    assert res.throughput_per_s.median == pytest.approx(np.median(thr))
+
+
+def test_window_is_lengthened_for_a_slow_meter_but_not_in_quick_mode():
+    meter = ConstantPowerMeter(1.0, period_s=0.005)  # needs 100 x 5 ms = 0.5 s
+    eng = SleepEngine(0.0)
+    res = measure_scenario(
+        eng, meter, [np.zeros((1, 1), np.float32)], settings(dur=0.1, reps=1), 0.0
+    )
+    assert res.min_duration_s == pytest.approx(0.5)
+    assert res.windows[0].duration_s >= 0.5
+    quick = measure_scenario(
+        eng, meter, [np.zeros((1, 1), np.float32)], settings(dur=0.1, reps=1, quick=True), 0.0
+    )
+    assert quick.min_duration_s == pytest.approx(0.1)
+    assert quick.windows[0].details.get("too_few_sensor_updates") is True
+
+
+def test_invalid_window_gives_no_energy_figure():
+    class FailingMeter(ConstantPowerMeter):
+        def _end(self, duration_s):
+            return WindowReading(0.0, duration_s, None, valid=False, invalid_reason="sensor gone")
+
+    res = measure_scenario(
+        SleepEngine(0.0),
+        FailingMeter(1.0),
+        [np.zeros((1, 1), np.float32)],
+        settings(dur=0.05, reps=2),
+        0.0,
+    )
+    assert not res.valid
+    assert res.energy_per_inference_j is None
+    assert all(w.invalid_reason == "sensor gone" for w in res.windows)
+
+
+def test_idle_baseline_power():
+    idle = measure_idle(ConstantPowerMeter(3.0), 0.1)
+    assert idle.valid and idle.power_w == pytest.approx(3.0)
+    assert idle.duration_s >= 0.1
