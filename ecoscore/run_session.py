@@ -31,6 +31,40 @@ class RunOptions:
     data: Path | None = None
     out: Path = Path("results")
     notes: str | None = None
+    precision: str = "fp32"
+    threads: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+    cuda_graph: bool = False
+
+    def engine_options(self, engine: str) -> dict[str, object]:
+        """The options that apply to ``engine`` on this device; others are refused."""
+        cuda = self.device.startswith("cuda")
+        opts: dict[str, object] = {}
+        gpu_flags = {
+            "channels_last": self.channels_last,
+            "compile": self.compile,
+            "cuda_graph": self.cuda_graph,
+        }
+        if engine == "torch" and cuda:
+            opts.update(precision=self.precision, **gpu_flags)
+        elif engine == "tensorrt":
+            opts["precision"] = self.precision
+        elif self.precision != "fp32":
+            raise WorkloadError(
+                f"--precision {self.precision} is not available for {engine} "
+                f"on {self.device} (fp32 only)"
+            )
+        if any(gpu_flags.values()) and not (engine == "torch" and cuda):
+            raise WorkloadError(
+                "--channels-last, --compile and --cuda-graph apply to torch on CUDA only"
+            )
+        if self.threads:
+            if engine == "onnxruntime":
+                opts["intra_op_threads"] = self.threads
+            elif engine == "torch":
+                opts["threads"] = self.threads
+        return opts
 
 
 @dataclass
@@ -96,7 +130,7 @@ def run_many(opts: RunOptions) -> list[Path]:
         f"meter: [bold]{m.name}[/] ({m.measurement.value}) at boundary [bold]{m.boundary}[/], "
         f"source: {m.source}"
     )
-    device = describe_device(opts.device, getattr(meter, "device_details", lambda: {})())
+    device = describe_device(opts.device, _gpu_details(opts.device))
     paths: list[Path] = []
     records: list[tuple[RunRecord, Path]] = []
     meter.start()
@@ -110,7 +144,10 @@ def run_many(opts: RunOptions) -> list[Path]:
             transient=True,
         ) as bar:
             for wl, rm in plans:
-                engine = make_engine(rm.engine, opts.device)
+                engine = make_engine(rm.engine, opts.device, **opts.engine_options(rm.engine))
+                reason = getattr(engine, "fallback_reason", None)
+                if reason:
+                    console.print(f"[yellow]engine:[/] {reason}")
                 task = bar.add_task(f"{wl.info.name}: starting", total=None)
 
                 def step(msg: str, task: int = task, wl: Workload = wl) -> None:
@@ -144,6 +181,14 @@ def run_many(opts: RunOptions) -> list[Path]:
         meter.close()
     print_summary(records)
     return paths
+
+
+def _gpu_details(device: str) -> dict[str, object]:
+    if not device.startswith("cuda"):
+        return {}
+    from runners.gpu_info import describe_nvidia_gpu
+
+    return describe_nvidia_gpu(int(device.partition(":")[2] or 0))
 
 
 def _fmt_energy(j: float | None) -> str:
@@ -194,4 +239,4 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
             f"{records[0][0].meter.source}. It cannot certify a grade.[/]"
         )
     for _, path in records:
-        out.print(f"record: {path}")
+        print(f"record: {path}")

@@ -110,7 +110,10 @@ def _offline_window(engine: Engine, batches: list, min_ns: int, min_queries: int
     return i
 
 
-def _window(r: WindowReading, idle_w: float, queries: int, batch: int) -> Window:
+def _window(
+    r: WindowReading, idle_w: float, queries: int, batch: int, span_unix: tuple[float, float]
+) -> Window:
+    """A record window; ``span_unix`` is its wall-clock span, for aligning external logs."""
     return Window(
         energy_j=r.energy_j,
         net_energy_j=r.energy_j - idle_w * r.duration_s,
@@ -120,7 +123,7 @@ def _window(r: WindowReading, idle_w: float, queries: int, batch: int) -> Window
         sensor_updates=r.sensor_updates,
         valid=r.valid,
         invalid_reason=r.invalid_reason,
-        details=dict(r.details),
+        details={**r.details, "t0_unix": round(span_unix[0], 6), "t1_unix": round(span_unix[1], 6)},
     )
 
 
@@ -143,6 +146,7 @@ def measure_scenario(
     for rep in range(settings.repeats):
         engine.synchronize()
         meter.begin_window()
+        t0_unix = time.time()
         if single:
             lat, queries = _single_stream_window(
                 engine, batches, min_ns, settings.min_queries, sync
@@ -150,8 +154,11 @@ def measure_scenario(
             all_lat.append(lat)
         else:
             queries = _offline_window(engine, batches, min_ns, settings.min_queries)
+        t1_unix = time.time()
         reading = meter.end_window()
-        windows.append(_window(reading, idle_power_w, queries, settings.batch_size))
+        windows.append(
+            _window(reading, idle_power_w, queries, settings.batch_size, (t0_unix, t1_unix))
+        )
         if progress:
             progress(rep + 1, settings.repeats)
     return summarise(settings, duration, windows, all_lat)

@@ -38,6 +38,17 @@ def run(
     data: Annotated[
         Path | None, typer.Option(help="Data set folder/file for a user-data workload.")
     ] = None,
+    precision: Annotated[
+        str, typer.Option(help="fp32, fp16 or bf16 (torch on CUDA); fp16/int8 for tensorrt.")
+    ] = "fp32",
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads for the engine (default: all cores).")
+    ] = None,
+    channels_last: Annotated[bool, typer.Option(help="torch CUDA: channels-last inputs.")] = False,
+    compile: Annotated[bool, typer.Option(help="torch CUDA: torch.compile the model.")] = False,
+    cuda_graph: Annotated[
+        bool, typer.Option(help="torch CUDA: replay a CUDA graph at batch 1.")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
     notes: Annotated[str | None, typer.Option(help="Free text stored in the record.")] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
@@ -57,6 +68,11 @@ def run(
         data=data,
         out=out,
         notes=notes,
+        precision=precision,
+        threads=threads,
+        channels_last=channels_last,
+        compile=compile,
+        cuda_graph=cuda_graph,
     )
     try:
         run_many(opts)

@@ -29,6 +29,8 @@ class OnnxRuntimeCpuEngine(Engine):
         inter_op_threads: int = 1,
         allow_spinning: bool = True,
         graph_optimization: str = "all",
+        providers: list[tuple[str, dict[str, str]]] | None = None,
+        device: str = "cpu",
     ) -> None:
         import onnxruntime as ort
 
@@ -39,6 +41,9 @@ class OnnxRuntimeCpuEngine(Engine):
         if graph_optimization not in _OPT_LEVELS:
             raise EngineError(f"graph optimisation level must be one of {list(_OPT_LEVELS)}")
         self.graph_optimization = graph_optimization
+        self.providers = providers or [("CPUExecutionProvider", {})]
+        self.device = device
+        self.fallback_reason: str | None = None
         self._sess: Any = None
         self._in_name = ""
         self._out_names: list[str] = []
@@ -61,7 +66,7 @@ class OnnxRuntimeCpuEngine(Engine):
         )
         so.log_severity_level = 3
         try:
-            self._sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            self._sess = ort.InferenceSession(str(path), so, providers=self.providers)
         except Exception as e:  # onnxruntime raises its own exception types
             raise EngineError(f"{path}: onnxruntime cannot load the model: {e}") from None
         inputs = self._sess.get_inputs()
@@ -87,10 +92,12 @@ class OnnxRuntimeCpuEngine(Engine):
         return EngineInfo(
             name=self.name,
             version=self._ort.__version__,
-            device="cpu",
+            device=self.device,
             precision="fp32",
             settings={
-                "execution_provider": "CPUExecutionProvider",
+                "execution_providers": self._sess.get_providers() if self._sess else [],
+                "provider_options": {name: opts for name, opts in self.providers},
+                "provider_fallback_reason": self.fallback_reason,
                 "intra_op_num_threads": self.intra_op_threads,
                 "inter_op_num_threads": self.inter_op_threads,
                 "allow_spinning": self.allow_spinning,

@@ -1,0 +1,152 @@
+"""``ecoscore compare``: grade many records with one scale, one table per workload, flags, the
+Pareto front, optional jury policy, and exports (HTML report, CSV, Markdown, LaTeX)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ecoscore.errors import EXIT_INPUT, EXIT_OK
+
+if TYPE_CHECKING:
+    from ecoscore.compare import Comparison, Row
+
+#: Some submission fails the jury policy (same code as verify's "not eligible").
+EXIT_POLICY_FAILED = 6
+
+
+def _write_text(path: Path, text: str) -> None:
+    from runners.record import write_atomic
+
+    write_atomic(path, text.encode("utf-8"))
+    path.chmod(0o644)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _print_tables(comparison: Comparison) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    shown = ("rank", "grade", "model", "type", "energy mJ/inference", "quality",
+             "latency p50 ms", "device", "signature", "replicated", "flags",
+             "record_id")  # fmt: skip
+    for w in comparison.workloads():
+        table = Table(title=f"{w} (scale {comparison.scale.version})")
+        for c in shown:
+            table.add_column(c)
+        for row in comparison.dataframe(w).to_dict("records"):
+            table.add_row(*(escape(str(row[c])) for c in shown))
+        console.print(table)
+        flags = comparison.group_flags(w)
+        if flags:
+            console.print(f"[yellow]workload flags:[/] {' '.join(flags)}")
+
+
+def _label_drawer(scale_version: str):  # noqa: ANN202 - a callable for report_html
+    from ecoscore.bundle import label_svg
+
+    def draw(row: Row) -> bytes | None:
+        return label_svg(row.record, scale_version)
+
+    return draw
+
+
+def _write_plots(comparison: Comparison, plot: Path) -> None:
+    from ecoscore.pareto import pareto_figure_bytes
+    from ecoscore.report_html import pareto_points
+    from runners.record import write_atomic
+
+    fmt = "svg" if plot.suffix.lower() == ".svg" else "png"
+    names = comparison.workloads()
+    for w in names:
+        rows = comparison.rows_for(w)
+        pts = pareto_points(rows)
+        if not pts:
+            continue
+        target = plot if len(names) == 1 else plot.with_name(f"{plot.stem}-{w}{plot.suffix}")
+        gate = rows[0].record.workload.quality_gate
+        write_atomic(target, pareto_figure_bytes(pts, w, rows[0].record.quality.metric, gate, fmt))
+        print(f"wrote {target}", file=sys.stderr)
+
+
+def compare(
+    records: Annotated[
+        list[Path], typer.Argument(help="Record files, folders of records, or bundles (.zip).")
+    ],
+    scale: Annotated[str | None, typer.Option(help="Scale version (default: current).")] = None,
+    trusted_keys: Annotated[
+        Path | None, typer.Option(help="Trusted-keys TOML ([[keys]] name, public_key_b64).")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Jury policy TOML: pass or fail per submission.")
+    ] = None,
+    category: Annotated[
+        str | None, typer.Option(help="Applicant category for every submission (policy).")
+    ] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
+    md: Annotated[Path | None, typer.Option(help="Write the table as Markdown here.")] = None,
+    latex: Annotated[Path | None, typer.Option(help="Write the table as LaTeX here.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the Pareto plot (.png or .svg) here.")
+    ] = None,
+    labels: Annotated[bool, typer.Option(help="Draw the labels in the HTML report.")] = True,
+    title: Annotated[str, typer.Option(help="Title of the HTML report.")] = "ecoscore comparison",
+) -> None:
+    """Compare records: grade, relative rank, flags, Pareto front; optional jury policy."""
+    from ecoscore.compare import build_comparison, iter_entries, to_latex, to_markdown
+    from ecoscore.policy import PolicyError, evaluate, load_policy
+    from ecoscore.scale import DEFAULT_SCALE_VERSION, ScaleError, load_scale
+    from ecoscore.trust import TrustedKeys, TrustError, load_trusted_keys
+
+    try:
+        pol = load_policy(policy) if policy else None
+        scale_obj = load_scale(scale or (pol.scale_version if pol else DEFAULT_SCALE_VERSION))
+        trusted = load_trusted_keys(trusted_keys) if trusted_keys else None
+    except (PolicyError, ScaleError, TrustError) as e:
+        print(f"ecoscore: error: {e}", file=sys.stderr)
+        raise typer.Exit(EXIT_INPUT) from None
+    if pol is not None:
+        keys = (trusted.keys if trusted else ()) + pol.trusted.keys
+        sources = " and ".join(s for s in (trusted and trusted.source, pol.source) if s)
+        trusted = TrustedKeys(keys=keys, source=sources)
+
+    def entries():  # noqa: ANN202 - report each unreadable file as it is met
+        for entry in iter_entries(records):
+            if entry.record is None:
+                print(f"ecoscore: skipped: {entry.error}", file=sys.stderr)
+            yield entry
+
+    comparison = build_comparison(entries(), scale_obj, trusted)
+    if not comparison.rows:
+        print("ecoscore: error: no readable record among the files given", file=sys.stderr)
+        raise typer.Exit(EXIT_INPUT)
+    _print_tables(comparison)
+    verdicts = evaluate(comparison, pol, category) if pol else None
+    for v in verdicts or []:
+        print(v.line())
+    df = comparison.dataframe()
+    if csv:
+        _write_text(csv, df.to_csv(index=False))
+    if md:
+        _write_text(md, to_markdown(df))
+    if latex:
+        _write_text(latex, to_latex(df))
+    if plot:
+        _write_plots(comparison, plot)
+    if html:
+        from ecoscore.report_html import render_report
+
+        drawer = _label_drawer(scale_obj.version) if labels else None
+        _write_text(html, render_report(comparison, title, verdicts, pol, drawer))
+    failed = verdicts is not None and not all(v.passed for v in verdicts)
+    raise typer.Exit(EXIT_POLICY_FAILED if failed else EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare)

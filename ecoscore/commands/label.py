@@ -1,0 +1,49 @@
+"""``ecoscore label RECORD --out label.svg [--out label.png]``: draw the eco-score label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecoscore.commands.score import fail_scoring
+
+
+def label(
+    record: Annotated[Path, typer.Argument(help="Run record JSON file.")],
+    out: Annotated[list[Path], typer.Option(help="Label file, .svg or .png; repeat for both.")],
+    scale: Annotated[str, typer.Option(help="Scale version to grade with.")] = "2026.1",
+    location: Annotated[
+        str, typer.Option(help="ISO 3166-1 alpha-3 country for the grid intensity.")
+    ] = "FRA",
+    dpi: Annotated[
+        int, typer.Option(min=50, max=600, help="PNG resolution (100 = 300x400 px).")
+    ] = 200,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Grade a record and draw its label (one drawing, saved as SVG and/or PNG)."""
+    from ecoscore.grade import grade_record
+    from ecoscore.indicators import compute_indicators
+    from ecoscore.label import FORMATS, LabelError, draw_label, save_label
+    from ecoscore.scale import load_scale
+    from runners.record import load_record
+
+    try:
+        bad = [p for p in out if p.suffix.lower() not in FORMATS]
+        if bad:
+            raise LabelError(f"{bad[0]}: the label is written as .svg or .png")
+        the_scale = load_scale(scale)
+        rec = load_record(record)
+        grade = grade_record(rec, the_scale)
+        indicators = compute_indicators(rec, location=location)
+        fig = draw_label(rec, grade, indicators, the_scale.for_workload(rec.workload.name))
+        written = [save_label(fig, p, png_dpi=dpi) for p in out]
+    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
+        fail_scoring(e, debug)
+    for p in written:
+        typer.echo(f"{p}  ({grade.summary})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("label")(label)

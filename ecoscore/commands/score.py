@@ -1,0 +1,249 @@
+"""``ecoscore score RECORD...``: grade, class probabilities and the indicators beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from ecoscore.grade import Grade
+    from ecoscore.indicators import Indicators
+    from runners.record import RunRecord
+
+
+def fail_scoring(e: BaseException, debug: bool) -> NoReturn:
+    """One line and a documented exit code (docs/errors.md) for errors of grading."""
+    from ecoscore.carbon import CarbonDataError
+    from ecoscore.embodied import EmbodiedDataError
+    from ecoscore.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_USAGE, fail
+    from ecoscore.indicators import IndicatorError
+    from ecoscore.label import LabelError
+    from ecoscore.scale import ScaleError
+
+    if debug:
+        raise e
+    codes = {
+        ScaleError: EXIT_USAGE,
+        CarbonDataError: EXIT_USAGE,
+        IndicatorError: EXIT_USAGE,
+        EmbodiedDataError: EXIT_INPUT,
+        LabelError: EXIT_INPUT,
+    }
+    code = next((c for kind, c in codes.items() if isinstance(e, kind)), None)
+    if code is None:
+        fail(e, debug)
+        raise typer.Exit(EXIT_FAILURE)  # not reached: fail() always exits
+    typer.echo(f"ecoscore: error: {e}", err=True)
+    raise typer.Exit(code)
+
+
+def energy_ranks(grades: list[Grade]) -> list[str]:
+    """``1/3``: rank by energy per inference among the graded records of the same workload."""
+    ranks = []
+    for g in grades:
+        peers = sorted(
+            p.energy_per_inference_j
+            for p in grades
+            if p.workload == g.workload and p.letter is not None and p.energy_per_inference_j
+        )
+        if g.letter is None or g.energy_per_inference_j is None or len(peers) < 2:
+            ranks.append("")
+        else:
+            ranks.append(f"{peers.index(g.energy_per_inference_j) + 1}/{len(peers)}")
+    return ranks
+
+
+def _detail_lines(record: RunRecord, grade: Grade, ind: Indicators) -> list[str]:
+    from rich.markup import escape as x
+
+    from ecoscore.indicators import format_quantity as q
+
+    lines = [
+        f"[bold]{x(record.model.name)}[/bold] on {x(record.device.name)} "
+        f"({record.meter.boundary}, {record.meter.measurement}), record "
+        f"{record.record_id[:12]}, scale {grade.scale_version}"
+    ]
+    if grade.letter is None:
+        lines.append(f"  grade: [red]{x(grade.reason or '')}[/red]")
+    else:
+        lines.append(
+            f"  grade: [bold]{grade.mark}[/bold]  {grade.probabilities_text}"
+            f"  (log-sigma {grade.sigma_log:.3f}: repeats "
+            f"{grade.sigma_sources['repeats']:.3f} from {grade.sigma_sources['repeats_from']}"
+            f", meter {grade.sigma_sources['meter']:.3f})"
+        )
+    if grade.provisional:
+        lines.append(
+            "  [yellow]* provisional: energy ESTIMATED, not measured; cannot be certified[/yellow]"
+        )
+    elif grade.certifiable:
+        lines.append("  certifiable: yes (measured energy, quality gate passed)")
+    else:
+        lines.append(f"  certifiable: no ({'; '.join(grade.certification_blockers)})")
+    if ind.carbon:
+        lines.append(
+            f"  CO2e: {q(ind.carbon.g_co2e_per_1000, 'g')} per 1,000 inferences at "
+            f"{ind.carbon.grid.g_co2e_per_kwh:g} g/kWh ({ind.carbon.grid.country}); "
+            f"source: {x(ind.carbon.grid.source)}"
+        )
+    emb = ind.embodied
+    if emb.known:
+        lines.append(
+            f"  embodied: {q(emb.g_co2e_per_1000, 'g')} CO2e per 1,000 inferences "
+            f"({emb.entry.footprint_status if emb.entry else ''}, by active time "
+            f"{q(emb.active_s_per_inference, 's')}/inference); source: {x(emb.source)}"
+        )
+    else:
+        lines.append(f"  embodied: unknown ({x(emb.reason or '')})")
+    if ind.water:
+        lines.append(
+            f"  water: {q(ind.water.l_per_1000, 'L')} per 1,000 inferences at "
+            f"{ind.water.l_per_kwh:g} L/kWh ({ind.water.source})"
+        )
+    b = ind.baseline
+    if b:
+        per_j = (
+            f"{b.points_per_extra_joule:.4g} points per extra joule per inference"
+            if b.points_per_extra_joule is not None
+            else "no extra energy"
+        )
+        lines.append(
+            f"  vs baseline {x(b.baseline_model)}: {b.quality_points_gained:+.2f} points "
+            f"of {b.metric}, {b.energy_ratio:.3g}x the energy; {per_j}; {b.verdict}"
+        )
+    for row in ind.volume:
+        emb_txt = (
+            f" + {row.embodied_kg_co2e_per_year:.3g} kg embodied"
+            if row.embodied_kg_co2e_per_year is not None
+            else " + embodied unknown"
+        )
+        lines.append(
+            f"  at {row.queries_per_day:,.0f} queries/day: {row.kwh_per_year:.4g} kWh/yr, "
+            f"{row.kg_co2e_per_year:.4g} kg CO2e/yr{emb_txt}"
+        )
+    return lines
+
+
+def score(
+    records: Annotated[list[Path], typer.Argument(help="Run record JSON files.", exists=False)],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table.")
+    ] = False,
+    scale: Annotated[str, typer.Option(help="Scale version to grade with.")] = "2026.1",
+    location: Annotated[
+        str, typer.Option(help="ISO 3166-1 alpha-3 country for the grid intensity.")
+    ] = "FRA",
+    baseline: Annotated[
+        Path | None, typer.Option(help="Record of the workload's non-neural baseline.")
+    ] = None,
+    queries_per_day: Annotated[
+        float | None, typer.Option(help="Declared query rate for the yearly projection.")
+    ] = None,
+    water_l_per_kwh: Annotated[
+        float | None, typer.Option(help="Declared water factor (litres per kWh).")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Grade run records on a versioned scale and show the indicators beside the grade."""
+    from ecoscore.grade import grade_record
+    from ecoscore.indicators import compute_indicators
+    from ecoscore.scale import load_scale
+    from runners.record import load_record
+
+    try:
+        the_scale = load_scale(scale)
+        loaded = [load_record(p) for p in records]
+        base = load_record(baseline) if baseline is not None else None
+    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
+        fail_scoring(e, debug)
+    try:
+        grades = [grade_record(r, the_scale) for r in loaded]
+        inds = [
+            compute_indicators(
+                r,
+                location=location,
+                baseline=base,
+                queries_per_day=queries_per_day,
+                water_l_per_kwh=water_l_per_kwh,
+            )
+            for r in loaded
+        ]
+    except Exception as e:  # noqa: BLE001
+        fail_scoring(e, debug)
+    ranks = energy_ranks(grades)
+    if json_out:
+        doc: dict[str, Any] = {
+            "scale": the_scale.version,
+            "location": location.upper(),
+            "results": [
+                {
+                    "record": str(p),
+                    "grade": g.to_dict(),
+                    "rank": rk or None,
+                    "indicators": i.to_dict(),
+                }
+                for p, g, i, rk in zip(records, grades, inds, ranks, strict=True)
+            ],
+        }
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+        return
+    _print_tables(loaded, grades, inds, ranks, the_scale.version)
+
+
+def _print_tables(
+    loaded: list[RunRecord],
+    grades: list[Grade],
+    inds: list[Indicators],
+    ranks: list[str],
+    version: str,
+) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ecoscore.grade import PROVISIONAL_NOTE
+    from ecoscore.indicators import format_quantity as q
+
+    console = Console()
+    table = Table(title=f"ecoscore grades (scale {version})")
+    for col in (
+        "record",
+        "model",
+        "workload",
+        "grade",
+        "probability",
+        "energy /1000",
+        "CO2e /1000",
+        "quality / gate",
+        "p90",
+        "rank",
+    ):
+        table.add_column(col)
+    for r, g, i, rk in zip(loaded, grades, inds, ranks, strict=True):
+        mark = g.mark if g.letter else "not eligible" if g.reason and "gate" in g.reason else "-"
+        table.add_row(
+            r.record_id[:12],
+            escape(r.model.name),
+            r.workload.name,
+            mark,
+            g.probabilities_text,
+            q(i.energy_per_1000_j, "J"),
+            q(i.carbon.g_co2e_per_1000, "g") if i.carbon else "unknown",
+            f"{g.quality_value:.3f} / {g.quality_gate:g}",
+            f"{i.latency_p90_ms:.3g} ms" if i.latency_p90_ms is not None else "",
+            rk,
+        )
+    console.print(table)
+    if any(g.provisional for g in grades):
+        console.print(PROVISIONAL_NOTE)
+    for r, g, i in zip(loaded, grades, inds, strict=True):
+        console.print()
+        for line in _detail_lines(r, g, i):
+            console.print(line, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)

@@ -1,0 +1,68 @@
+"""``ecoscore keys`` (create an ed25519 key pair) and ``ecoscore sign`` (sign a record)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecoscore.errors import EXIT_INPUT, EXIT_INTEGRITY, fail
+
+
+def keys(
+    out: Annotated[
+        Path,
+        typer.Option(help="Path prefix: writes PREFIX.key (private, 0600) and PREFIX.pub."),
+    ] = Path("ecoscore-signing"),
+    name: Annotated[
+        str, typer.Option(help="Name to show in the trusted-keys entry printed.")
+    ] = "my lab",
+) -> None:
+    """Create an ed25519 key pair for signing records."""
+    from ecoscore.signing import SigningError, generate_key_pair
+    from ecoscore.trust import trusted_keys_toml
+
+    try:
+        key_path, pub_path, public_b64 = generate_key_pair(out)
+    except (SigningError, OSError) as e:
+        print(f"ecoscore: error: {e}")
+        raise typer.Exit(EXIT_INPUT) from None
+    print(f"private key: {key_path} (mode 0600; keep it secret)")
+    print(f"public key:  {pub_path}")
+    print("give this entry to whoever must trust your records (trusted-keys or policy file):")
+    print(trusted_keys_toml(name, public_b64), end="")
+
+
+def sign(
+    record: Annotated[Path, typer.Argument(help="Run record to sign (rewritten atomically).")],
+    key: Annotated[Path, typer.Option("--key", help="Private key file from `ecoscore keys`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the signed record here instead of in place.")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Sign a record: the signature covers its record_id (the hash of its content)."""
+    from ecoscore.signing import SigningError, load_private_key, record_bytes, sign_record
+    from runners.record import IntegrityError, load_record, write_atomic
+
+    try:
+        rec = load_record(record)
+        signed = sign_record(rec, load_private_key(key))
+        target = out or record
+        write_atomic(target, record_bytes(signed))
+    except IntegrityError as e:
+        print(f"ecoscore: error: {e}")
+        raise typer.Exit(EXIT_INTEGRITY) from None
+    except SigningError as e:
+        print(f"ecoscore: error: {e}")
+        raise typer.Exit(EXIT_INPUT) from None
+    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
+        fail(e, debug)
+    assert signed.signature is not None
+    print(f"signed {target}: record {signed.record_id[:12]} with key {signed.signature.key_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("keys")(keys)
+    app.command("sign")(sign)
