@@ -20,6 +20,8 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "ecoscore.commands.workloads",
     "ecoscore.commands.run",
+    "ecoscore.commands.score",
+    "ecoscore.commands.label",
 )
 
 for _name in COMMAND_MODULES:

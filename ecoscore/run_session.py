@@ -108,12 +108,11 @@ def _install_sigterm() -> None:
 
 
 def run_many(opts: RunOptions) -> list[Path]:
-    from runners.meters.registry import make_meter
-
     from benchmarks.registry import DEFAULT_WORKLOADS, get_workload
     from runners.benchmark import RunRequest, run_benchmark
     from runners.device import describe_device
     from runners.engines.registry import make_engine
+    from runners.meters.registry import make_meter
 
     _install_sigterm()
     names = opts.workloads or list(DEFAULT_WORKLOADS)

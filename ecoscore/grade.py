@@ -1,0 +1,163 @@
+"""From a run record and an explicit scale to an A-to-E grade. The record is only read.
+
+Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
+1. the scale has thresholds for the record's workload;
+2. the quality reaches the workload's gate (else: not eligible, no grade);
+3. the single-stream scenario has a valid energy per inference;
+4. the class of the median, and the probability of each class (ecoscore.uncertainty).
+An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ecoscore.scale import Scale
+from ecoscore.uncertainty import (
+    class_probabilities,
+    combined_log_sigma,
+    format_probabilities,
+)
+from runners.record import RunRecord
+
+PROVISIONAL_SUFFIX = "*"
+PROVISIONAL_NOTE = "* provisional: energy ESTIMATED, not measured; cannot be certified"
+
+
+@dataclass(frozen=True)
+class Grade:
+    record_id: str
+    workload: str
+    workload_version: str
+    model: str
+    scale_version: str
+    letter: str | None  # None: no grade (see reason)
+    eligible: bool
+    reason: str | None
+    provisional: bool  # energy ESTIMATED
+    certifiable: bool
+    certification_blockers: tuple[str, ...]
+    measurement: str
+    boundary: str
+    quality_metric: str
+    quality_value: float
+    quality_gate: float
+    energy_per_inference_j: float | None  # single-stream gross median (None if absent)
+    energy_ci_j: tuple[float, float] | None
+    sigma_log: float | None
+    sigma_sources: dict[str, Any] = field(default_factory=dict)
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mark(self) -> str:
+        """``B`` for a measured grade, ``B*`` for a provisional one, ``-`` for no grade."""
+        if self.letter is None:
+            return "-"
+        return self.letter + (PROVISIONAL_SUFFIX if self.provisional else "")
+
+    @property
+    def probabilities_text(self) -> str:
+        return format_probabilities(self.probabilities) if self.probabilities else ""
+
+    @property
+    def summary(self) -> str:
+        if self.letter is None:
+            return self.reason or "no grade"
+        text = f"{self.mark}  {self.probabilities_text}"
+        return f"{text}  (provisional)" if self.provisional else text
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["mark"] = self.mark
+        doc["probabilities_text"] = self.probabilities_text
+        doc["energy_ci_j"] = list(self.energy_ci_j) if self.energy_ci_j else None
+        doc["certification_blockers"] = list(self.certification_blockers)
+        return doc
+
+
+def quality_gate_reason(record: RunRecord) -> str | None:
+    """``not eligible: accuracy 0.41 < gate 0.95`` when the quality misses the gate."""
+    value, gate = record.quality.value, record.workload.quality_gate
+    if value >= gate:
+        return None
+    return f"not eligible: {record.quality.metric} {value:.4g} < gate {gate:.4g}"
+
+
+def grade_record(record: RunRecord, scale: Scale) -> Grade:
+    """Grade ``record`` with ``scale``; the record is not modified."""
+    stat = None
+    single = record.scenario("single_stream")
+    energy_reason: str | None = None
+    if single is None:
+        energy_reason = "no grade: the record has no single-stream scenario"
+    elif single.energy_per_inference_j is None:
+        energy_reason = "no grade: the single-stream scenario has no energy per inference"
+    elif not single.valid:
+        energy_reason = "no grade: the single-stream measurement is invalid (see its windows)"
+    else:
+        stat = single.energy_per_inference_j
+        if not stat.median > 0:
+            energy_reason = f"no grade: energy per inference {stat.median:g} J is not positive"
+            stat = None
+    shown = single.energy_per_inference_j if single is not None else None
+
+    workload_scale = scale.for_workload(record.workload.name)
+    reason: str | None
+    if workload_scale is None:
+        known = ", ".join(scale.workloads)
+        reason = (
+            f"no grade: scale {scale.version} has no thresholds for workload "
+            f"{record.workload.name!r} (it grades: {known})"
+        )
+    else:
+        reason = quality_gate_reason(record) or energy_reason
+
+    provisional = record.meter.measurement == "ESTIMATED"
+    letter: str | None = None
+    probs: dict[str, float] = {}
+    sigma_total: float | None = None
+    sigma_sources: dict[str, Any] = {}
+    if reason is None and workload_scale is not None and stat is not None:
+        letter = workload_scale.class_of(stat.median)
+        sigma = combined_log_sigma(stat, record.meter.uncertainty_rel)
+        sigma_total = sigma.total
+        sigma_sources = {
+            "repeats": sigma.repeats,
+            "repeats_from": sigma.repeats_from,
+            "meter": sigma.meter,
+            "meter_uncertainty_rel": record.meter.uncertainty_rel,
+            "n": stat.n,
+        }
+        probs = class_probabilities(stat.median, sigma.total, workload_scale)
+
+    blockers: list[str] = []
+    if letter is None:
+        blockers.append("no grade")
+    if provisional:
+        blockers.append("energy is ESTIMATED, not measured")
+    if record.run.quick:
+        blockers.append("quick (smoke) run")
+    return Grade(
+        record_id=record.record_id,
+        workload=record.workload.name,
+        workload_version=record.workload.version,
+        model=record.model.name,
+        scale_version=scale.version,
+        letter=letter,
+        eligible=letter is not None,
+        reason=reason,
+        provisional=provisional,
+        certifiable=not blockers,
+        certification_blockers=tuple(blockers),
+        measurement=record.meter.measurement,
+        boundary=record.meter.boundary,
+        quality_metric=record.quality.metric,
+        quality_value=record.quality.value,
+        quality_gate=record.workload.quality_gate,
+        energy_per_inference_j=shown.median if shown is not None else None,
+        energy_ci_j=(shown.ci_low, shown.ci_high) if shown is not None else None,
+        sigma_log=sigma_total,
+        sigma_sources=sigma_sources,
+        probabilities=probs,
+    )
