@@ -143,7 +143,7 @@ def run_many(opts: RunOptions) -> list[Path]:
             transient=True,
         ) as bar:
             for wl, rm in plans:
-                engine = make_engine(rm.engine, opts.device, **opts.engine_options(rm.engine))
+                engine = make_engine(rm.engine, opts.device, **_options_for(wl, rm, opts))
                 reason = getattr(engine, "fallback_reason", None)
                 if reason:
                     console.print(f"[yellow]engine:[/] {reason}")
@@ -180,6 +180,17 @@ def run_many(opts: RunOptions) -> list[Path]:
         meter.close()
     print_summary(records)
     return paths
+
+
+def _options_for(wl: Workload, rm: ResolvedModel, opts: RunOptions) -> dict[str, object]:
+    """Engine options; TensorRT also needs the batch range and, for int8, calibration data
+    from the training split (never the evaluation set)."""
+    options = opts.engine_options(rm.engine)
+    if rm.engine == "tensorrt":
+        options["max_batch"] = wl.info.scenarios.offline_batch_size
+        if opts.precision == "int8":
+            options["calibration_data"] = wl.train_split().x[:512]
+    return options
 
 
 def _gpu_details(device: str) -> dict[str, object]:
