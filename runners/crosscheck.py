@@ -36,9 +36,11 @@ def read_nvidia_smi_log(path: Path) -> PowerLog:
             t = datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp()
             ps.append(float(power))
             ts.append(t)
-        except ValueError as e:
+        except ValueError:
             if n == 1 or "[N/A]" in line or "Not Supported" in line:
-                raise MeterError(f"{path} line {n}: not an nvidia-smi power sample: {line!r}")
+                raise MeterError(
+                    f"{path} line {n}: not an nvidia-smi power sample: {line!r}"
+                ) from None
             continue  # a line cut when the logger was stopped
     t = np.asarray(ts)
     order = np.argsort(t, kind="stable")

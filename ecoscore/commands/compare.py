@@ -32,8 +32,8 @@ def _print_tables(comparison: Comparison) -> None:
     from rich.table import Table
 
     console = Console()
-    shown = ("rank", "grade", "model", "type", "energy mJ/inference", "quality",
-             "latency p50 ms", "device", "signature", "replicated", "flags",
+    shown = ("rank", "grade", "model", "energy mJ/inference", "quality",
+             "latency p50 ms", "signature", "replicated", "flags",
              "record_id")  # fmt: skip
     for w in comparison.workloads():
         table = Table(title=f"{w} (scale {comparison.scale.version})")
