@@ -14,6 +14,7 @@ EXIT_USAGE = 2  # bad option or argument (typer's own code)
 EXIT_INPUT = 3  # bad input file: model, data, record
 EXIT_MEASUREMENT = 4  # a meter or engine failed during the run
 EXIT_INTEGRITY = 5  # a record failed its integrity or signature check
+EXIT_OUTPUT = 6  # a result could not be written (folder unwritable, disk full)
 EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
 
 
@@ -21,8 +22,10 @@ def exit_code_for(e: BaseException) -> int:
     from benchmarks.base import WorkloadError
     from runners.engines.base import EngineError
     from runners.meters.base import MeterError
-    from runners.record import IntegrityError, RecordError
+    from runners.record import IntegrityError, RecordError, RecordWriteError
 
+    if isinstance(e, RecordWriteError):
+        return EXIT_OUTPUT
     if isinstance(e, IntegrityError):
         return EXIT_INTEGRITY
     if isinstance(e, (RecordError, WorkloadError, FileNotFoundError)):
@@ -39,5 +42,10 @@ def exit_code_for(e: BaseException) -> int:
 def fail(e: BaseException, debug: bool) -> None:
     if debug:
         raise e
-    print(f"ecoscore: error: {e}", file=sys.stderr)
+    if isinstance(e, KeyboardInterrupt):
+        print(
+            "ecoscore: interrupted: no record was written for the run in progress", file=sys.stderr
+        )
+    else:
+        print(f"ecoscore: error: {e}", file=sys.stderr)
     raise typer.Exit(exit_code_for(e))

@@ -208,7 +208,7 @@ def _fmt_energy(j: float | None) -> str:
 
 
 def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
-    out = Console()
+    out = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title="ecoscore run summary")
     for col in (
         "workload",

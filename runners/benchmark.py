@@ -16,6 +16,7 @@ import numpy as np
 
 from benchmarks.base import QUICK, ScenarioDefaults, Workload, WorkloadError
 from runners.engines.base import Engine, EngineError
+from runners.interference import InterferenceProbe
 from runners.loop import ScenarioSettings, measure_idle, measure_scenario
 from runners.meters.base import Meter
 from runners.model_files import describe_model
@@ -157,12 +158,18 @@ def run_benchmark(
     d = QUICK if req.quick else info.scenarios
     idle = measure_idle(req.meter, max(d.idle_s, 0.0 if req.quick else req.meter.min_window_s()))
 
+    device = eng_info.device
+    probe = InterferenceProbe(
+        int(device.partition(":")[2] or 0) if device.startswith("cuda") else None
+    )
     results = []
     for name in req.scenarios:
         s = settings[name]
         say(f"{name} (batch {s.batch_size})")
         batches = _batches(req.engine, split.x, s.batch_size)
-        results.append(measure_scenario(req.engine, req.meter, batches, s, idle.power_w, progress))
+        results.append(
+            measure_scenario(req.engine, req.meter, batches, s, idle.power_w, progress, probe)
+        )
 
     params = model_desc["parameter_count"]
     if params is None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from runners.engines.base import Engine
+from runners.interference import InterferenceProbe
 from runners.meters.base import Meter, WindowReading
 from runners.record import IdleBaseline, ScenarioResult, Window
 from runners.stats import latency_summary, median_stat
@@ -111,7 +112,12 @@ def _offline_window(engine: Engine, batches: list, min_ns: int, min_queries: int
 
 
 def _window(
-    r: WindowReading, idle_w: float, queries: int, batch: int, span_unix: tuple[float, float]
+    r: WindowReading,
+    idle_w: float,
+    queries: int,
+    batch: int,
+    span_unix: tuple[float, float],
+    seen: dict[str, object] | None = None,
 ) -> Window:
     """A record window; ``span_unix`` is its wall-clock span, for aligning external logs."""
     return Window(
@@ -123,7 +129,12 @@ def _window(
         sensor_updates=r.sensor_updates,
         valid=r.valid,
         invalid_reason=r.invalid_reason,
-        details={**r.details, "t0_unix": round(span_unix[0], 6), "t1_unix": round(span_unix[1], 6)},
+        details={
+            **r.details,
+            **(seen or {}),
+            "t0_unix": round(span_unix[0], 6),
+            "t1_unix": round(span_unix[1], 6),
+        },
     )
 
 
@@ -134,6 +145,7 @@ def measure_scenario(
     settings: ScenarioSettings,
     idle_power_w: float,
     progress: Progress | None = None,
+    probe: InterferenceProbe | None = None,
 ) -> ScenarioResult:
     """Warm up, then measure ``settings.repeats`` windows of the scenario."""
     single = settings.name == "single_stream"
@@ -145,6 +157,8 @@ def measure_scenario(
     all_lat: list[np.ndarray] = []
     for rep in range(settings.repeats):
         engine.synchronize()
+        if probe:
+            probe.begin()
         meter.begin_window()
         t0_unix = time.time()
         if single:
@@ -156,8 +170,9 @@ def measure_scenario(
             queries = _offline_window(engine, batches, min_ns, settings.min_queries)
         t1_unix = time.time()
         reading = meter.end_window()
+        seen = probe.end() if probe else {}
         windows.append(
-            _window(reading, idle_power_w, queries, settings.batch_size, (t0_unix, t1_unix))
+            _window(reading, idle_power_w, queries, settings.batch_size, (t0_unix, t1_unix), seen)
         )
         if progress:
             progress(rep + 1, settings.repeats)

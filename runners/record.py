@@ -30,6 +30,10 @@ class RecordError(Exception):
     """A record file cannot be trusted or read; the message names the file and the problem."""
 
 
+class RecordWriteError(Exception):
+    """A record could not be written (folder unwritable, disk full); nothing was replaced."""
+
+
 class IntegrityError(RecordError):
     """The record's content does not match its record_id (it was edited after the run)."""
 
@@ -248,7 +252,13 @@ def save_record(record: RunRecord, out_dir: Path) -> Path:
         record = record.with_id()
     path = Path(out_dir) / "runs" / f"{record.record_id}.json"
     data = json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False).encode()
-    write_atomic(path, data + b"\n")
+    try:
+        write_atomic(path, data + b"\n")
+    except OSError as e:
+        raise RecordWriteError(
+            f"cannot write the record to {path}: {e.strerror or e}; nothing was written "
+            "and no earlier record was touched"
+        ) from None
     return path
 
 

@@ -76,7 +76,7 @@ def run(
     )
     try:
         run_many(opts)
-    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
+    except (Exception, KeyboardInterrupt) as e:  # one line for the user; --debug: traceback
         fail(e, debug)
 
 

@@ -10,9 +10,12 @@ cd "$(dirname "$0")/../.."
 OUT_DIR=${OUT_DIR:-results/reference}
 LOG=${SMI_LOG:-$OUT_DIR/nvidia-smi-power.log}
 CPU_REPEATS=${CPU_REPEATS:-5}
+GPU_RUNS=${GPU_RUNS:-1}
+CPU_RUNS=${CPU_RUNS:-1}
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(vision-digits nlp-intent anomaly-machine)
 mkdir -p "$OUT_DIR"
+if [ "$GPU_RUNS" = 1 ]; then
 nvidia-smi --query-gpu=timestamp,power.draw.instant --format=csv,noheader,nounits \
     -lms 20 -i 0 >> "$LOG" &
 smi=$!
@@ -25,6 +28,8 @@ for wl in "${workloads[@]}"; do
     done
 done
 kill $smi 2>/dev/null || true
+fi
+[ "$CPU_RUNS" = 1 ] || exit 0
 for wl in "${workloads[@]}"; do
     python3 -m ecoscore run --workload "$wl" --engine onnxruntime --device cpu --meter auto \
         --repeats "$CPU_REPEATS" --out "$OUT_DIR" --notes "reference result, onnxruntime CPU"
