@@ -20,8 +20,14 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "ecoscore.commands.workloads",
     "ecoscore.commands.run",
+    "ecoscore.commands.meters",
     "ecoscore.commands.score",
     "ecoscore.commands.label",
+    "ecoscore.commands.compare",
+    "ecoscore.commands.verify",
+    "ecoscore.commands.sign",
+    "ecoscore.commands.bundle",
+    "ecoscore.commands.reproduce",
 )
 
 for _name in COMMAND_MODULES:

@@ -15,6 +15,8 @@ EXIT_INPUT = 3  # bad input file: model, data, record
 EXIT_MEASUREMENT = 4  # a meter or engine failed during the run
 EXIT_INTEGRITY = 5  # a record failed its integrity or signature check
 EXIT_OUTPUT = 6  # a result could not be written (folder unwritable, disk full)
+EXIT_NOT_ELIGIBLE = 7  # verify: below the quality gate; compare --policy: a submission fails
+EXIT_NOT_REPLICATED = 8  # reproduce: outside the replication tolerances
 EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
 
 

@@ -248,5 +248,13 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
             "[yellow]Energy is ESTIMATED (no energy sensor was read): "
             f"{records[0][0].meter.source}. It cannot certify a grade.[/]"
         )
+    for rec, _ in records:
+        for s in rec.scenarios:
+            flagged = {w.details.get("interference") for w in s.windows} - {None}
+            if flagged:
+                out.print(
+                    f"[yellow]{rec.workload.name} {s.name}: interference flagged: "
+                    f"{'; '.join(sorted(map(str, flagged)))}[/]"
+                )
     for _, path in records:
         print(f"record: {path}")

@@ -17,7 +17,7 @@ from ecoscore.uncertainty import (
     rounded_percentages,
 )
 from runners.record import Stat
-from tests.record_factory import make_record
+from tests.record_factory import K, make_record
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,11 @@ def scale():
 
 
 def test_reference_record_at_the_reference_point_grades_c(scale) -> None:
-    grade = grade_record(make_record(energy_per_inference_j=2e-4), scale)
+    grade = grade_record(make_record(energy_per_inference_j=2e-4 * K), scale)
     assert grade.letter == "C" and grade.mark == "C"
     assert grade.eligible and not grade.provisional and grade.certifiable
     assert grade.scale_version == "2026.1"
-    assert grade.energy_per_inference_j == pytest.approx(2e-4)
+    assert grade.energy_per_inference_j == pytest.approx(2e-4 * K)
     assert grade.probabilities["C"] > 0.99
 
 
@@ -39,7 +39,7 @@ def test_reference_record_at_the_reference_point_grades_c(scale) -> None:
     [(1e-5, "A"), (5e-5, "B"), (3e-4, "C"), (5e-4, "D"), (2e-3, "E")],
 )
 def test_each_class_is_reached(scale, energy: float, letter: str) -> None:
-    assert grade_record(make_record(energy_per_inference_j=energy), scale).letter == letter
+    assert grade_record(make_record(energy_per_inference_j=energy * K), scale).letter == letter
 
 
 def test_random_weights_are_not_eligible_with_quality_and_gate(scale) -> None:
@@ -47,7 +47,7 @@ def test_random_weights_are_not_eligible_with_quality_and_gate(scale) -> None:
     assert grade.letter is None and not grade.eligible and not grade.certifiable
     assert grade.reason == "not eligible: accuracy 0.41 < gate 0.95"
     assert grade.mark == "-" and grade.probabilities == {}
-    assert grade.energy_per_inference_j == pytest.approx(2e-4)  # still shown
+    assert grade.energy_per_inference_j == pytest.approx(2e-4 * K)  # still shown
 
 
 def test_measured_and_estimated_records_get_different_marks(scale) -> None:

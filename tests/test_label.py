@@ -13,7 +13,7 @@ from ecoscore.indicators import compute_indicators
 from ecoscore.label import LabelError, draw_label, save_label
 from ecoscore.scale import load_scale
 from runners.record import RunRecord
-from tests.record_factory import make_record
+from tests.record_factory import K, make_record
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -39,10 +39,10 @@ def _svg_texts(path: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def test_svg_label_states_grade_energy_scale_and_verification_id(tmp_path: Path) -> None:
-    rec = make_record(energy_per_inference_j=1.0e-4)
+    rec = make_record(energy_per_inference_j=1.0e-4 * K)
     texts, by_id = _svg_texts(_render(rec, tmp_path / "label.svg"))
     assert by_id["label-grade"] == "B"
-    assert by_id["label-energy"] == "100 mJ  gross"
+    assert by_id["label-energy"] == "700 mJ  gross"  # 1e-4 J x K = 7e-4 J per inference
     assert by_id["label-scale"] == "Scale 2026.1 · 2026-11-23"
     assert by_id["label-verification"] == f"Verification id {rec.record_id[:12]}"
     assert by_id["label-quality"] == "accuracy 0.980 ≥ gate 0.95"
@@ -51,7 +51,7 @@ def test_svg_label_states_grade_energy_scale_and_verification_id(tmp_path: Path)
     assert "vision-digits v1.0 · accuracy" in texts
     assert "cpu-package · onnxruntime-cpu fp32" in texts
     assert {"A", "B", "C", "D", "E"} <= set(texts)
-    assert "≤ 112 mJ" in texts  # the B bound per 1,000 inferences
+    assert "≤ 787 mJ" in texts  # the B bound per 1,000 inferences (7.87e-4 J each)
 
 
 def test_estimated_label_is_marked_provisional(tmp_path: Path) -> None:

@@ -32,8 +32,8 @@ def test_thresholds_follow_the_reference_point() -> None:
     ws = load_scale().for_workload("vision-digits")
     assert ws is not None
     ref = ws.reference_energy_per_inference_j
-    assert ref == pytest.approx(2e-4)
-    assert ws.upper_bounds_j == (3.56e-5, 1.12e-4, 3.56e-4, 1.12e-3)
+    assert ref == pytest.approx(1.4e-3)
+    assert ws.upper_bounds_j == (2.49e-4, 7.87e-4, 2.49e-3, 7.87e-3)
     # the reference sits mid-scale: class C, at the geometric centre of its interval
     assert ws.class_of(ref) == "C"
     lo, hi = ws.upper_bounds_j[1], ws.upper_bounds_j[2]
@@ -69,12 +69,12 @@ def _write_variant(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_a_bound_that_breaks_the_rule_is_refused_naming_file_and_field(tmp_path: Path) -> None:
-    path = _write_variant(tmp_path, "B = 1.12e-4", "B = 1.5e-4")
+    path = _write_variant(tmp_path, "B = 7.87e-4", "B = 9.5e-4")
     with pytest.raises(ScaleError) as e:
         load_scale(path=path)
     msg = str(e.value)
     assert str(path) in msg and "[workloads.vision-digits].upper_bounds_j.B" in msg
-    assert "B = 0.000112" in msg  # the message gives the value the rule expects
+    assert "B = 0.000787" in msg  # the message gives the value the rule expects
 
 
 def test_missing_field_and_bad_types_are_named(tmp_path: Path) -> None:
@@ -83,8 +83,8 @@ def test_missing_field_and_bad_types_are_named(tmp_path: Path) -> None:
         load_scale(path=path)
     path = _write_variant(
         tmp_path,
-        "reference_energy_per_inference_j = 2.0e-4",
-        'reference_energy_per_inference_j = "2e-4"',
+        "reference_energy_per_inference_j = 1.4e-3",
+        'reference_energy_per_inference_j = "1.4e-3"',
     )
     with pytest.raises(ScaleError, match="reference_energy_per_inference_j: expected"):
         load_scale(path=path)

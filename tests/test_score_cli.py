@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from ecoscore.commands import label as label_cmd
 from ecoscore.commands import score as score_cmd
 from runners.record import save_record
-from tests.record_factory import make_record
+from tests.record_factory import K, make_record
 
 
 @pytest.fixture
@@ -30,13 +30,16 @@ def records(tmp_path: Path) -> dict[str, Path]:
         "estimated": make_record(measurement="ESTIMATED"),
         "random": make_record(quality=0.41, model_name="digits-cnn-random"),
         "baseline": make_record(
-            model_name="digits-logreg", role="baseline", energy_per_inference_j=5e-5, quality=0.93
+            model_name="digits-logreg",
+            role="baseline",
+            energy_per_inference_j=5e-5 * K,
+            quality=0.93,
         ),
         "gpu": make_record(
             device_kind="gpu",
             device_name="NVIDIA H100 80GB HBM3",
             boundary="gpu",
-            energy_per_inference_j=1e-3,
+            energy_per_inference_j=1e-3 * K,
         ),
     }
     return {k: save_record(r, tmp_path) for k, r in specs.items()}

@@ -9,21 +9,23 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecoscore.errors import EXIT_INPUT, EXIT_OK
+from ecoscore.errors import EXIT_INPUT, EXIT_NOT_ELIGIBLE, EXIT_OK
 
 if TYPE_CHECKING:
     from ecoscore.compare import Comparison, Row
 
 #: Some submission fails the jury policy (same code as verify's "not eligible").
-EXIT_POLICY_FAILED = 6
 
 
 def _write_text(path: Path, text: str) -> None:
     from runners.record import write_atomic
 
     write_atomic(path, text.encode("utf-8"))
-    path.chmod(0o644)
     print(f"wrote {path}", file=sys.stderr)
+
+
+#: Rows drawn per workload on the terminal; the files (--csv, --html, ...) hold every row.
+TERMINAL_ROWS = 50
 
 
 def _print_tables(comparison: Comparison) -> None:
@@ -39,12 +41,21 @@ def _print_tables(comparison: Comparison) -> None:
         table = Table(title=f"{w} (scale {comparison.scale.version})")
         for c in shown:
             table.add_column(c)
-        for row in comparison.dataframe(w).to_dict("records"):
+        df = comparison.dataframe(w)
+        for row in df.head(TERMINAL_ROWS).to_dict("records"):
             table.add_row(*(escape(str(row[c])) for c in shown))
         console.print(table)
+        if len(df) > TERMINAL_ROWS:
+            console.print(
+                f"{len(df) - TERMINAL_ROWS} more rows for {w} not drawn here (the best "
+                f"{TERMINAL_ROWS} by grade and energy are shown): write them with --csv or --html"
+            )
         flags = comparison.group_flags(w)
         if flags:
             console.print(f"[yellow]workload flags:[/] {' '.join(flags)}")
+        for row in comparison.rows_for(w):
+            for rep in row.replications:
+                console.print(escape(rep.lines()[0]), soft_wrap=True)
 
 
 def _label_drawer(scale_version: str):  # noqa: ANN202 - a callable for report_html
@@ -145,7 +156,7 @@ def compare(
         drawer = _label_drawer(scale_obj.version) if labels else None
         _write_text(html, render_report(comparison, title, verdicts, pol, drawer))
     failed = verdicts is not None and not all(v.passed for v in verdicts)
-    raise typer.Exit(EXIT_POLICY_FAILED if failed else EXIT_OK)
+    raise typer.Exit(EXIT_NOT_ELIGIBLE if failed else EXIT_OK)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,8 +3,8 @@ one line per record, and an exit code a script can use.
 
 Exit codes: 0 every record passes; 5 (EXIT_INTEGRITY) a record fails its integrity or
 signature check; 3 (EXIT_INPUT) a file cannot be read or is not a valid record or bundle;
-6 (EXIT_NOT_ELIGIBLE) a record is below its workload's quality gate. The most serious
-applies, in that order: 5, 3, 6.
+7 (EXIT_NOT_ELIGIBLE) a record is below its workload's quality gate. The most serious
+applies, in that order: 5, 3, 7.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecoscore.errors import EXIT_INPUT, EXIT_INTEGRITY, EXIT_OK
+from ecoscore.errors import EXIT_INPUT, EXIT_INTEGRITY, EXIT_NOT_ELIGIBLE, EXIT_OK
 
 if TYPE_CHECKING:
     from ecoscore.compare import Entry
     from ecoscore.trust import TrustedKeys
 
 #: A record is below its workload's quality gate (not eligible for a grade).
-EXIT_NOT_ELIGIBLE = 6
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,285 @@
+"""Submission bundles: records, their labels and an environment description in one zip,
+with a manifest of the SHA-256 of every member.
+
+Layout of a bundle::
+
+    manifest.json          format, creation time, applicant, category, members (sha256, size)
+    environment.json       python, OS, machine, installed package versions
+    records/<id>.json      the record files, byte for byte as given
+    labels/<id>.svg        the eco-score label of each record (when it can be drawn)
+
+A bundle is untrusted input. Reading it never extracts anything to disk; members are read
+into memory with limits on their count, total uncompressed size and compression ratio, and
+names with ``..``, absolute paths, drive letters or backslashes, symbolic links and
+duplicate names are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import stat
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from runners.record import RecordError, RunRecord, load_record, parse_record, write_atomic
+
+BUNDLE_FORMAT = "ecoscore-bundle"
+BUNDLE_VERSION = 1
+MANIFEST = "manifest.json"
+ENVIRONMENT = "environment.json"
+#: Limits applied when reading a bundle.
+MAX_MEMBERS = 2000
+MAX_TOTAL_BYTES = 256 * 1024 * 1024
+MAX_MEMBER_BYTES = 32 * 1024 * 1024
+MAX_RATIO = 100.0  # uncompressed / compressed, for members larger than RATIO_MIN_BYTES
+RATIO_MIN_BYTES = 64 * 1024
+CATEGORY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class BundleError(Exception):
+    """A bundle cannot be written or is refused on reading; names the archive and member."""
+
+
+class BundleIntegrityError(BundleError):
+    """A member does not match the SHA-256 the manifest gives for it."""
+
+
+@dataclass
+class Bundle:
+    path: Path
+    manifest: dict[str, Any]
+    members: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def applicant(self) -> str | None:
+        v = self.manifest.get("applicant")
+        return v if isinstance(v, str) else None
+
+    @property
+    def category(self) -> str | None:
+        v = self.manifest.get("category")
+        return v if isinstance(v, str) else None
+
+    def record_names(self) -> list[str]:
+        return sorted(n for n in self.members if n.startswith("records/") and n.endswith(".json"))
+
+    def parse(self, name: str) -> RunRecord:
+        """Validate and integrity-check the record member ``name``."""
+        source = f"{self.path}:{name}"
+        try:
+            doc = json.loads(self.members[name])
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RecordError(f"{source}: malformed JSON: {e}") from None
+        return parse_record(doc, source)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def environment_description() -> dict[str, Any]:
+    from importlib import metadata
+
+    packages = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            packages[name] = dist.version
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "executable": Path(sys.executable).name,
+        "os": platform.platform(),
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "packages": dict(sorted(packages.items(), key=lambda kv: kv[0].lower())),
+    }
+
+
+def label_svg(record: RunRecord, scale_version: str | None = None) -> bytes:
+    """The eco-score label of ``record`` as SVG bytes (ecoscore.label)."""
+    import tempfile
+
+    from ecoscore.grade import grade_record
+    from ecoscore.indicators import compute_indicators
+    from ecoscore.label import draw_label, save_label
+    from ecoscore.scale import DEFAULT_SCALE_VERSION, load_scale
+
+    scale = load_scale(scale_version or DEFAULT_SCALE_VERSION)
+    grade = grade_record(record, scale)
+    fig = draw_label(record, grade, compute_indicators(record), scale.for_workload(grade.workload))
+    with tempfile.TemporaryDirectory(prefix="ecoscore-label-") as tmp:
+        path = save_label(fig, Path(tmp) / "label.svg")
+        return path.read_bytes()
+
+
+def _check_category(category: str | None) -> None:
+    if category is not None and (not category or not set(category) <= CATEGORY_CHARS):
+        raise BundleError(
+            f"category {category!r}: use lower-case letters, digits, '-' or '_' (e.g. 'sme')"
+        )
+
+
+def write_bundle(
+    records: list[Path],
+    out: Path,
+    applicant: str | None = None,
+    category: str | None = None,
+    scale_version: str | None = None,
+    with_labels: bool = True,
+) -> Path:
+    """Check each record (schema and integrity), then write the bundle atomically."""
+    _check_category(category)
+    if not records:
+        raise BundleError("no records to bundle")
+    members: dict[str, bytes] = {}
+    for path in records:
+        record = load_record(path)
+        name = f"records/{record.record_id}.json"
+        if name in members:
+            raise BundleError(f"{path}: record {record.record_id[:12]} is given twice")
+        members[name] = Path(path).read_bytes()
+        if with_labels:
+            members[f"labels/{record.record_id}.svg"] = label_svg(record, scale_version)
+    members[ENVIRONMENT] = _json_bytes(environment_description())
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "applicant": applicant,
+        "category": category,
+        "members": {
+            n: {"sha256": sha256_hex(d), "size_bytes": len(d)} for n, d in sorted(members.items())
+        },
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr(MANIFEST, _json_bytes(manifest))
+        for n, d in sorted(members.items()):
+            z.writestr(n, d)
+    write_atomic(Path(out), buf.getvalue())
+    return Path(out)
+
+
+def _json_bytes(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, indent=2, ensure_ascii=False).encode() + b"\n"
+
+
+def check_member_name(name: str, where: str) -> None:
+    """Refuse names that could escape a folder if extracted."""
+    if not name or "\\" in name or "\x00" in name:
+        raise BundleError(f"{where}: member name {name!r} is not allowed")
+    p = PurePosixPath(name)
+    if p.is_absolute() or name.startswith("/"):
+        raise BundleError(f"{where}: member {name!r} has an absolute path; refused")
+    if ".." in p.parts:
+        raise BundleError(f"{where}: member {name!r} contains '..' (path traversal); refused")
+    if len(p.parts) > 0 and ":" in p.parts[0]:
+        raise BundleError(f"{where}: member {name!r} names a drive; refused")
+
+
+def _check_info(info: zipfile.ZipInfo, where: str) -> None:
+    check_member_name(info.filename, where)
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise BundleError(f"{where}: member {info.filename!r} is a symbolic link; refused")
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise BundleError(
+            f"{where}: member {info.filename!r} is {info.file_size} bytes uncompressed "
+            f"(limit {MAX_MEMBER_BYTES})"
+        )
+    if info.file_size > RATIO_MIN_BYTES:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > MAX_RATIO:
+            raise BundleError(
+                f"{where}: member {info.filename!r} has a compression ratio of {ratio:.0f} "
+                f"(limit {MAX_RATIO:g}); refused as a possible zip bomb"
+            )
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
+    """Read at most the declared size (+1 to detect a lying header)."""
+    with z.open(info) as f:
+        data = f.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise BundleError(f"{where}: member {info.filename!r} is not the size its header says")
+    return data
+
+
+def read_bundle(path: Path) -> Bundle:
+    """Open a bundle with the safety limits, and check the manifest against the members."""
+    path = Path(path)
+    where = str(path)
+    if not zipfile.is_zipfile(path):
+        raise BundleError(f"{where}: not a zip archive")
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise BundleError(f"{where}: {len(infos)} members (limit {MAX_MEMBERS})")
+            total = sum(i.file_size for i in infos)
+            if total > MAX_TOTAL_BYTES:
+                raise BundleError(
+                    f"{where}: {total} bytes uncompressed in all (limit {MAX_TOTAL_BYTES})"
+                )
+            members: dict[str, bytes] = {}
+            for info in infos:
+                _check_info(info, where)
+                if info.is_dir():
+                    continue
+                if info.filename in members:
+                    raise BundleError(f"{where}: member {info.filename!r} appears twice")
+                members[info.filename] = _read_member(z, info, where)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+        raise BundleError(f"{where}: corrupt archive: {e}") from None
+    manifest_bytes = members.pop(MANIFEST, None)
+    if manifest_bytes is None:
+        raise BundleError(f"{where}: no {MANIFEST}; not an ecoscore bundle")
+    manifest = _parse_manifest(manifest_bytes, where)
+    _check_manifest(manifest, members, where)
+    return Bundle(path=path, manifest=manifest, members=members)
+
+
+def _parse_manifest(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BundleError(f"{where}: {MANIFEST} is not valid JSON: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{where}: {MANIFEST} is not an {BUNDLE_FORMAT} manifest")
+    if doc.get("version") != BUNDLE_VERSION:
+        raise BundleError(
+            f"{where}: bundle version {doc.get('version')!r} is not supported "
+            f"(this ecoscore reads {BUNDLE_VERSION})"
+        )
+    if not isinstance(doc.get("members"), dict):
+        raise BundleError(f"{where}: {MANIFEST} has no 'members' table")
+    category = doc.get("category")
+    if category is not None and not isinstance(category, str):
+        raise BundleError(f"{where}: {MANIFEST}: 'category' must be a string")
+    return doc
+
+
+def _check_manifest(manifest: dict[str, Any], members: dict[str, bytes], where: str) -> None:
+    listed: dict[str, Any] = manifest["members"]
+    for name in members:
+        if name not in listed:
+            raise BundleError(f"{where}: member {name!r} is not listed in {MANIFEST}")
+    for name, entry in listed.items():
+        if name not in members:
+            raise BundleError(f"{where}: {MANIFEST} lists {name!r}, which is missing")
+        want = entry.get("sha256") if isinstance(entry, dict) else None
+        got = sha256_hex(members[name])
+        if want != got:
+            raise BundleIntegrityError(
+                f"{where}: member {name!r} has sha256 {got[:12]}, the manifest says "
+                f"{str(want)[:12]}; the bundle was altered"
+            )

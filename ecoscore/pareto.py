@@ -1,0 +1,88 @@
+"""The Pareto front of quality against energy per inference, and its plot.
+
+A point is on the front when no other point has at most its energy and at least its
+quality, with one of the two strictly better. The plot puts energy per inference (log
+scale) on x and quality on y, draws the workload's quality gate, and marks the front.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Point:
+    key: str  # record_id
+    label: str  # model name (user-supplied: drawn as plain text, no mathtext)
+    energy_j: float
+    quality: float
+
+
+def dominates(a: Point, b: Point) -> bool:
+    """``a`` is at least as good as ``b`` on both axes and strictly better on one."""
+    no_worse = a.energy_j <= b.energy_j and a.quality >= b.quality
+    better = a.energy_j < b.energy_j or a.quality > b.quality
+    return no_worse and better
+
+
+def pareto_front(points: list[Point]) -> list[Point]:
+    """The non-dominated points, by increasing energy."""
+    front = [p for p in points if not any(dominates(q, p) for q in points)]
+    return sorted(front, key=lambda p: (p.energy_j, -p.quality))
+
+
+def pareto_figure_bytes(
+    points: list[Point],
+    title: str,
+    metric: str,
+    gate: float | None,
+    fmt: str = "png",
+) -> bytes:
+    """The plot as PNG or SVG bytes (no fonts or files fetched from anywhere)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    front = pareto_front(points)
+    on_front = {p.key for p in front}
+    fig = Figure(figsize=(7.5, 4.5), dpi=100)
+    ax = fig.add_subplot()
+    others = [p for p in points if p.key not in on_front]
+    ax.scatter(
+        [p.energy_j * 1e3 for p in others],
+        [p.quality for p in others],
+        color="#8a8a8a",
+        label="dominated",
+        zorder=2,
+    )
+    ax.plot(
+        [p.energy_j * 1e3 for p in front],
+        [p.quality for p in front],
+        marker="o",
+        color="#038141",
+        label="Pareto front",
+        zorder=3,
+    )
+    for p in points:
+        ax.annotate(
+            p.label[:40],
+            (p.energy_j * 1e3, p.quality),
+            textcoords="offset points",
+            xytext=(5, 4),
+            fontsize=7,
+            parse_math=False,
+        )
+    if gate is not None:
+        ax.axhline(gate, color="#E63E11", linestyle="--", linewidth=1, label=f"gate {gate:g}")
+    if points:
+        ax.set_xscale("log")
+    ax.set_xlabel("energy per inference, single-stream (mJ, log scale)")
+    ax.set_ylabel(metric)
+    ax.set_title(title, parse_math=False)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "ecoscore", "svg.fonttype": "path"}):
+        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()

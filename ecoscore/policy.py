@@ -1,0 +1,234 @@
+"""A jury's policy: what a submission must show to pass, read from a TOML file.
+
+::
+
+    [policy]
+    name = "Frugal AI call 2026"
+    scale_version = "2026.1"            # grade with this scale (default: the current one)
+    required_workloads = ["vision-digits"]
+    hardware_class = "cpu"              # optional: cpu, gpu or board
+    reference_hardware = ["Raspberry Pi 5 Model B Rev 1.0"]   # optional: device names
+    measured_only = true                # ESTIMATED energy fails
+    allow_quick = false                 # quick (smoke) runs fail
+    require_signature = true            # default: true when trusted keys are listed
+    default_category = "sme"            # for submissions that declare none
+
+    [policy.min_grade]                  # minimum grade by applicant category
+    micro = "C"
+    sme = "B"
+    mid-size = "B"
+
+    [[keys]]                            # trusted signing keys (as in a trusted-keys file)
+    name = "Lab A"
+    public_key_b64 = "..."
+
+A submission is a bundle (its manifest may declare the applicant's category) or a single
+record file. It passes when every record in it passes every rule and every required
+workload is covered; otherwise each failed rule is a reason.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecoscore.compare import Comparison, Entry, Row
+from ecoscore.scale import CLASSES, DEFAULT_SCALE_VERSION
+from ecoscore.trust import TrustedKeys, TrustError, parse_keys
+
+HARDWARE_CLASSES = ("cpu", "gpu", "board")
+
+
+class PolicyError(Exception):
+    """The policy file is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    source: str
+    scale_version: str
+    required_workloads: tuple[str, ...]
+    hardware_class: str | None
+    reference_hardware: tuple[str, ...]
+    measured_only: bool
+    allow_quick: bool
+    require_signature: bool
+    default_category: str | None
+    min_grade: dict[str, str]
+    trusted: TrustedKeys
+
+
+@dataclass
+class Verdict:
+    submission: str
+    category: str | None
+    records: int
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+    def line(self) -> str:
+        head = f"{'PASS' if self.passed else 'FAIL'}  {self.submission}"
+        cat = f" [{self.category}]" if self.category else ""
+        if self.passed:
+            return f"{head}{cat}: {self.records} record(s), every rule met"
+        return f"{head}{cat}: " + "; ".join(self.reasons)
+
+
+def _get(table: dict[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if kind is not bool and isinstance(value, bool) or not isinstance(value, kind):
+        raise PolicyError(f"{where}.{key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _str_list(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = _get(table, key, list, where, [])
+    if not all(isinstance(v, str) and v for v in value):
+        raise PolicyError(f"{where}.{key}: expected a list of non-empty strings")
+    return tuple(value)
+
+
+def parse_policy(doc: dict[str, Any], source: str) -> Policy:
+    head = doc.get("policy")
+    if not isinstance(head, dict):
+        raise PolicyError(f"{source}: missing table [policy]")
+    known = {
+        "name", "scale_version", "required_workloads", "hardware_class", "reference_hardware",
+        "measured_only", "allow_quick", "require_signature", "default_category", "min_grade",
+    }  # fmt: skip
+    unknown = sorted(set(head) - known)
+    if unknown:
+        raise PolicyError(f"{source}: [policy]: unknown field(s) {unknown}")
+    where = f"{source}: [policy]"
+    hw = _get(head, "hardware_class", str, where, None)
+    if hw is not None and hw not in HARDWARE_CLASSES:
+        raise PolicyError(f"{where}.hardware_class: {hw!r} is not one of {HARDWARE_CLASSES}")
+    grades = _get(head, "min_grade", dict, where, {})
+    for cat, letter in grades.items():
+        if letter not in CLASSES:
+            raise PolicyError(f"{where}.min_grade.{cat}: {letter!r} is not a grade A to E")
+    try:
+        trusted = parse_keys(doc, source)
+    except TrustError as e:
+        raise PolicyError(str(e)) from None
+    default_cat = _get(head, "default_category", str, where, None)
+    if default_cat is not None and grades and default_cat not in grades:
+        raise PolicyError(f"{where}.default_category: {default_cat!r} has no min_grade entry")
+    return Policy(
+        name=_get(head, "name", str, where, Path(source).stem),
+        source=source,
+        scale_version=_get(head, "scale_version", str, where, DEFAULT_SCALE_VERSION),
+        required_workloads=_str_list(head, "required_workloads", where),
+        hardware_class=hw,
+        reference_hardware=_str_list(head, "reference_hardware", where),
+        measured_only=_get(head, "measured_only", bool, where, True),
+        allow_quick=_get(head, "allow_quick", bool, where, False),
+        require_signature=_get(head, "require_signature", bool, where, bool(trusted.keys)),
+        default_category=default_cat,
+        min_grade=dict(grades),
+        trusted=trusted,
+    )
+
+
+def load_policy(path: Path) -> Policy:
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise PolicyError(f"{path}: cannot read the policy: {e.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise PolicyError(f"{path}: malformed TOML: {e}") from None
+    return parse_policy(doc, str(path))
+
+
+def _record_reasons(row: Row, policy: Policy, category: str | None) -> list[str]:
+    rec = row.record
+    tag = f"{rec.model.name} on {rec.workload.name} ({rec.record_id[:12]})"
+    if row.entry.integrity_failed:
+        return [f"{tag}: integrity check failed"]
+    out: list[str] = []
+    sig = row.signature
+    if sig is not None:
+        refused = ("invalid", "unsigned", "untrusted", "unchecked")
+        if sig.state == "invalid" or (policy.require_signature and sig.state in refused):
+            out.append(f"{tag}: {sig.detail}")
+    if rec.record_type == "replication":
+        return out
+    if policy.measured_only and rec.meter.measurement != "MEASURED":
+        out.append(f"{tag}: energy is {rec.meter.measurement}; the policy accepts measured only")
+    if not policy.allow_quick and rec.run.quick:
+        out.append(f"{tag}: quick (smoke) run; the policy needs a full run")
+    if policy.hardware_class and rec.device.kind != policy.hardware_class:
+        out.append(
+            f"{tag}: hardware class {rec.device.kind}; the policy asks for {policy.hardware_class}"
+        )
+    if policy.reference_hardware and rec.device.name not in policy.reference_hardware:
+        out.append(
+            f"{tag}: device {rec.device.name!r} is not reference hardware "
+            f"({', '.join(policy.reference_hardware)})"
+        )
+    out.extend(_grade_reasons(row, policy, category, tag))
+    return out
+
+
+def _grade_reasons(row: Row, policy: Policy, category: str | None, tag: str) -> list[str]:
+    grade = row.grade
+    if grade is None or grade.letter is None:
+        return [f"{tag}: {grade.reason if grade else 'no grade'}"]
+    if not policy.min_grade:
+        return []
+    if category is None:
+        return [f"{tag}: no applicant category declared (categories: {_cats(policy)})"]
+    need = policy.min_grade.get(category)
+    if need is None:
+        return [f"{tag}: category {category!r} is not in the policy ({_cats(policy)})"]
+    if CLASSES.index(grade.letter) > CLASSES.index(need):
+        return [f"{tag}: grade {grade.mark} is below the minimum {need} for {category}"]
+    return []
+
+
+def _cats(policy: Policy) -> str:
+    return ", ".join(policy.min_grade) or "none"
+
+
+def evaluate(comparison: Comparison, policy: Policy, category: str | None = None) -> list[Verdict]:
+    """Pass or fail per submission, with the reasons. ``category`` overrides what the
+    submissions declare; else a bundle's declared category, else the policy's default."""
+    subs: dict[str, list[Entry | Row]] = {}
+    for row in comparison.rows:
+        subs.setdefault(row.entry.submission, []).append(row)
+    for entry in comparison.errors:
+        subs.setdefault(entry.submission, []).append(entry)
+    verdicts = []
+    for name, items in subs.items():
+        rows = [i for i in items if isinstance(i, Row)]
+        declared = next((i.category for i in _entries(items) if i.category), None)
+        cat = category or declared or policy.default_category
+        v = Verdict(submission=name, category=cat, records=len(rows))
+        for item in items:
+            if isinstance(item, Entry):
+                v.reasons.append(item.error or f"{item.source}: unreadable")
+        for row in rows:
+            v.reasons.extend(_record_reasons(row, policy, cat))
+        covered = {
+            r.record.workload.name
+            for r in rows
+            if r.trusted_content and r.record.record_type == "run"
+        }
+        for w in policy.required_workloads:
+            if w not in covered:
+                v.reasons.append(f"required workload {w} is missing")
+        verdicts.append(v)
+    return verdicts
+
+
+def _entries(items: list[Entry | Row]) -> list[Entry]:
+    return [i.entry if isinstance(i, Row) else i for i in items]

@@ -1,0 +1,304 @@
+"""Replication: re-run a recorded workload, model and engine on this machine and say whether
+the result agrees with the original within tolerances.
+
+Tolerances depend on the hardware. On the same hardware (same device name and CPU model)
+the replication must agree tightly; on other hardware only loosely, and the report says
+so. Relative quantities (latency, energy) are compared as a ratio, both ways, and the
+allowed ratio widens with the spread of the repeats of both runs (ecoscore.uncertainty).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.base import Workload
+from ecoscore.uncertainty import repeats_log_sigma
+from runners.engines.base import Engine
+from runners.meters.base import Meter
+from runners.record import DeviceRef, RunRecord, Stat
+
+
+class ReplicationError(Exception):
+    """A replication cannot be made as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    label: str
+    quality_abs: float  # largest difference of the quality metric
+    latency_factor: float  # largest ratio of the single-stream p50 latencies
+    energy_factor: float  # largest ratio of the single-stream energies per inference
+
+
+SAME_HARDWARE = Tolerances("same hardware: tight tolerances", 0.002, 1.35, 1.35)
+QUICK_SAME_HARDWARE = Tolerances(
+    "same hardware, quick run: wide tolerances (a quick run's windows are too short for "
+    "tight ones; replicate a full run to check closely)",
+    0.002,
+    3.0,
+    3.0,
+)
+OTHER_HARDWARE = Tolerances(
+    "different hardware: loose tolerances (only the order of magnitude is checked)",
+    0.02,
+    3.0,
+    3.0,
+)
+#: Spread of the repeats widens the allowed ratio by this many combined log-sigmas.
+SIGMA_WIDENING = 3.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    original: float | None
+    replicated: float | None
+    allowed: str
+    observed: str
+    within: bool
+
+
+@dataclass(frozen=True)
+class ReplicationReport:
+    original_id: str
+    replication_id: str
+    same_hardware: bool
+    tolerances: Tolerances
+    checks: tuple[Check, ...]
+
+    @property
+    def replicated(self) -> bool:
+        return all(c.within for c in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        if self.replicated:
+            return "replicated"
+        failed = ", ".join(c.name for c in self.checks if not c.within)
+        return f"not replicated ({failed})"
+
+    def lines(self) -> list[str]:
+        head = (
+            f"replication {self.replication_id[:12]} of {self.original_id[:12]}: "
+            f"{self.verdict}; {self.tolerances.label}"
+        )
+        out = [head]
+        for c in self.checks:
+            mark = "ok  " if c.within else "FAIL"
+            out.append(
+                f"  {mark} {c.name}: original {_num(c.original)}, replication "
+                f"{_num(c.replicated)}; {c.observed} (allowed {c.allowed})"
+            )
+        return out
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.6g}"
+
+
+def same_hardware(a: RunRecord, b: RunRecord) -> bool:
+    return (a.device.kind, a.device.name, a.device.cpu_model) == (
+        b.device.kind,
+        b.device.name,
+        b.device.cpu_model,
+    )
+
+
+def _ratio_check(
+    name: str,
+    a: Stat | None,
+    b: Stat | None,
+    factor: float,
+    *,
+    a_val: float | None = None,
+    b_val: float | None = None,
+) -> Check:
+    va = a.median if a is not None else a_val
+    vb = b.median if b is not None else b_val
+    if va is None or vb is None or not (va > 0 and vb > 0):
+        return Check(name, va, vb, f"x{factor:g}", "missing or not positive", False)
+    spread = 0.0
+    if a is not None and b is not None:
+        spread = math.hypot(repeats_log_sigma(a)[0], repeats_log_sigma(b)[0]) * SIGMA_WIDENING
+    allowed = max(math.log(factor), spread)
+    observed = abs(math.log(vb / va))
+    return Check(
+        name,
+        va,
+        vb,
+        f"x{math.exp(allowed):.3g}",
+        f"ratio {vb / va:.3g}",
+        observed <= allowed,
+    )
+
+
+def compare_runs(original: RunRecord, replication: RunRecord) -> ReplicationReport:
+    """Compare quality, single-stream latency and energy per inference."""
+    same = same_hardware(original, replication)
+    quick = original.run.quick or replication.run.quick
+    tol = (QUICK_SAME_HARDWARE if quick else SAME_HARDWARE) if same else OTHER_HARDWARE
+    energy_factor = tol.energy_factor
+    if "ESTIMATED" in (original.meter.measurement, replication.meter.measurement):
+        # an estimate moves with things it does not see (e.g. other processes' CPU load)
+        u = max(original.meter.uncertainty_rel, replication.meter.uncertainty_rel)
+        energy_factor = max(energy_factor, 1.0 + 2.0 * u)
+    q_diff = abs(replication.quality.value - original.quality.value)
+    checks = [
+        Check(
+            f"quality ({original.quality.metric})",
+            original.quality.value,
+            replication.quality.value,
+            f"+/-{tol.quality_abs:g}",
+            f"difference {q_diff:.3g}",
+            q_diff <= tol.quality_abs,
+        )
+    ]
+    a, b = original.scenario("single_stream"), replication.scenario("single_stream")
+    lat_a = a.latency.p50_ms if a is not None and a.latency is not None else None
+    lat_b = b.latency.p50_ms if b is not None and b.latency is not None else None
+    checks.append(
+        _ratio_check("latency p50", None, None, tol.latency_factor, a_val=lat_a, b_val=lat_b)
+    )
+    checks.append(
+        _ratio_check(
+            "energy per inference",
+            a.energy_per_inference_j if a is not None else None,
+            b.energy_per_inference_j if b is not None else None,
+            energy_factor,
+        )
+    )
+    return ReplicationReport(
+        original_id=original.record_id,
+        replication_id=replication.record_id,
+        same_hardware=same,
+        tolerances=tol,
+        checks=tuple(checks),
+    )
+
+
+def find_model_file(record: RunRecord, model: Path | None) -> Path:
+    """The model file to re-run: ``model`` (its sha256 must match the record) or a reference
+    model under models/ with the recorded sha256."""
+    from benchmarks.base import file_sha256
+
+    want = record.model.sha256
+    if model is not None:
+        model = Path(model)
+        if not model.is_file():
+            raise ReplicationError(f"{model}: model file not found")
+        got = file_sha256(model)
+        if got != want:
+            raise ReplicationError(
+                f"{model}: sha256 {got[:12]} differs from the recorded model's {want[:12]} "
+                f"({record.model.file_name}); refusing to replicate with another model"
+            )
+        return model
+    from models.registry import MODELS_DIR
+
+    for manifest in sorted(MODELS_DIR.glob("*/manifest.json")):
+        doc = json.loads(manifest.read_text())
+        for m in doc.get("models", []):
+            for name in m.get("files", {}).values():
+                path = manifest.parent / name
+                if path.is_file() and file_sha256(path) == want:
+                    return path
+    raise ReplicationError(
+        f"the recorded model {record.model.name!r} ({record.model.file_name}, sha256 "
+        f"{want[:12]}) is not one of the reference models under models/; give it with --model"
+    )
+
+
+_ORT_LEVELS = {
+    "ORT_DISABLE_ALL": "disable",
+    "ORT_ENABLE_BASIC": "basic",
+    "ORT_ENABLE_EXTENDED": "extended",
+    "ORT_ENABLE_ALL": "all",
+}
+
+
+def engine_options(record: RunRecord) -> dict[str, object]:
+    """Engine constructor options that reproduce the recorded engine settings."""
+    s = record.engine.settings
+    if record.engine.name == "onnxruntime":
+        opts: dict[str, object] = {}
+        if isinstance(s.get("intra_op_num_threads"), int):
+            opts["intra_op_threads"] = s["intra_op_num_threads"]
+        if isinstance(s.get("inter_op_num_threads"), int):
+            opts["inter_op_threads"] = s["inter_op_num_threads"]
+        if isinstance(s.get("allow_spinning"), bool):
+            opts["allow_spinning"] = s["allow_spinning"]
+        level = _ORT_LEVELS.get(str(s.get("graph_optimization_level")))
+        if level:
+            opts["graph_optimization"] = level
+        return opts
+    if record.engine.name == "torch" and isinstance(s.get("num_threads"), int):
+        return {"threads": s["num_threads"]}
+    return {}
+
+
+def check_workload(record: RunRecord, workload: Workload) -> None:
+    """The workload here must be the one recorded (same version, definition and data)."""
+    info = workload.info
+    ref = record.workload
+    here = (info.version, info.definition_sha256(), workload.eval_data_sha256())
+    there = (ref.version, ref.definition_sha256, ref.eval_data_sha256)
+    if here != there:
+        raise ReplicationError(
+            f"workload {ref.name}: this ecoscore has version {here[0]} (definition "
+            f"{here[1][:12]}, data {here[2][:12]}); the record was made with version "
+            f"{there[0]} (definition {there[1][:12]}, data {there[2][:12]}); cannot replicate"
+        )
+
+
+def as_replication(original: RunRecord, new: RunRecord) -> tuple[RunRecord, ReplicationReport]:
+    """Mark a fresh run as a replication of ``original`` and compare the two. The verdict is
+    written into the record's provenance notes (inside the content hash)."""
+    marked = new.model_copy(
+        update={"record_type": "replication", "replicates": original.record_id, "signature": None}
+    ).with_id()
+    report = compare_runs(original, marked)
+    notes = f"replication of {original.record_id}: {report.verdict}; {report.tolerances.label}"
+    provenance = marked.provenance.model_copy(update={"notes": notes})
+    final = marked.model_copy(update={"provenance": provenance}).with_id()
+    return final, compare_runs(original, final)
+
+
+def replicate(
+    original: RunRecord,
+    model_path: Path,
+    engine: Engine,
+    meter: Meter,
+    device: DeviceRef,
+    step: Callable[[str], None] | None = None,
+) -> tuple[RunRecord, ReplicationReport]:
+    """Re-run ``original``'s workload with the given model file, engine and meter (same
+    quick setting and repeats), then compare."""
+    from benchmarks.registry import get_workload
+    from runners.benchmark import RunRequest, run_benchmark
+
+    if original.workload.data_source != "bundled":
+        raise ReplicationError(
+            f"workload {original.workload.name} reads user data; replicate it with "
+            "`ecoscore run --data` and compare the records"
+        )
+    wl = get_workload(original.workload.name)
+    check_workload(original, wl)
+    scenarios = tuple(s.name for s in original.scenarios)
+    req = RunRequest(
+        workload=wl,
+        model_path=model_path,
+        model_name=original.model.name,
+        model_role=original.model.role,
+        engine=engine,
+        meter=meter,
+        device=device,
+        quick=original.run.quick,
+        repeats=original.run.repeats,
+        scenarios=scenarios,
+    )
+    new = run_benchmark(req, step)
+    return as_replication(original, new)

@@ -1,0 +1,140 @@
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ecoscore.bundle import write_bundle
+from ecoscore.commands import compare as compare_cmd
+from ecoscore.compare import build_comparison, iter_entries
+from ecoscore.policy import PolicyError, evaluate, load_policy
+from ecoscore.scale import load_scale
+from ecoscore.signing import generate_key_pair, load_private_key, sign_record
+from ecoscore.trust import trusted_keys_toml
+from runners.record import RunRecord, save_record
+from tests.record_factory import K, make_record
+
+POLICY = """
+[policy]
+name = "Frugal AI call 2026"
+required_workloads = ["vision-digits"]
+hardware_class = "cpu"
+measured_only = true
+allow_quick = false
+
+[policy.min_grade]
+micro = "C"
+sme = "B"
+mid-size = "A"
+"""
+
+
+@pytest.fixture
+def lab(tmp_path):
+    key, pub, b64 = generate_key_pair(tmp_path / "lab")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY + "\n" + trusted_keys_toml("Lab A", b64))
+    return load_private_key(key), policy
+
+
+def submit(tmp: Path, name: str, records: list[RunRecord], category: str | None) -> Path:
+    folder = tmp / name
+    paths = [save_record(r, folder) for r in records]
+    return write_bundle(paths, tmp / f"{name}.zip", category=category, with_labels=False)
+
+
+def verdicts_for(paths, policy_path, category=None):
+    policy = load_policy(policy_path)
+    comp = build_comparison(iter_entries(paths), load_scale(policy.scale_version), policy.trusted)
+    return {v.submission: v for v in evaluate(comp, policy, category)}
+
+
+def test_pass_and_fail_per_submission_with_reasons(tmp_path, lab):
+    key, policy = lab
+    grade_b = make_record(energy_per_inference_j=8e-5 * K)  # class B
+    grade_c = make_record(energy_per_inference_j=2e-4 * K, model_name="big")  # class C
+    subs = [
+        submit(tmp_path, "acme", [sign_record(grade_b, key)], "sme"),
+        submit(tmp_path, "bigco", [sign_record(grade_c, key)], "sme"),
+        submit(tmp_path, "tiny", [sign_record(grade_c, key)], "micro"),
+        submit(tmp_path, "unsigned", [grade_b], "sme"),
+        submit(tmp_path, "estimate", [sign_record(make_record(measurement="ESTIMATED"), key)],
+               "micro"),
+        submit(tmp_path, "nlp", [sign_record(make_record(workload="nlp-intent"), key)], "micro"),
+        submit(tmp_path, "gpu", [sign_record(make_record(device_kind="gpu"), key)], "micro"),
+        submit(tmp_path, "nocat", [sign_record(grade_b, key)], None),
+    ]  # fmt: skip
+    v = verdicts_for(subs, policy)
+    assert v["acme.zip"].passed, v["acme.zip"].reasons
+    assert v["tiny.zip"].passed  # C is enough for a micro-enterprise
+    assert not v["bigco.zip"].passed
+    assert v["bigco.zip"].reasons == [
+        f"big on vision-digits ({grade_c.record_id[:12]}): grade C is below the minimum B for sme"
+    ]
+    assert any("no signature" in r for r in v["unsigned.zip"].reasons)
+    assert any("ESTIMATED" in r and "measured only" in r for r in v["estimate.zip"].reasons)
+    assert v["nlp.zip"].reasons == ["required workload vision-digits is missing"]
+    assert any("hardware class gpu" in r for r in v["gpu.zip"].reasons)
+    assert any("no applicant category" in r for r in v["nocat.zip"].reasons)
+    assert v["nocat.zip"].category is None
+
+
+def test_untrusted_key_and_edited_record_fail(tmp_path, lab):
+    _, policy = lab
+    other_key, _, _ = generate_key_pair(tmp_path / "other")
+    rec = sign_record(make_record(energy_per_inference_j=8e-5 * K), load_private_key(other_key))
+    path = save_record(rec, tmp_path / "x")
+    v = verdicts_for([path], policy, category="sme")
+    (only,) = v.values()
+    assert not only.passed and "not in" in only.reasons[0]
+    edited = path.read_text().replace('"value": 0.98', '"value": 0.99')
+    assert edited != path.read_text()
+    path.write_text(edited)
+    (only,) = verdicts_for([path], policy, category="sme").values()
+    assert only.reasons[0].endswith("integrity check failed")
+    assert "required workload vision-digits is missing" in only.reasons
+
+
+def test_cli_compare_policy_prints_pass_fail_and_exit_code(tmp_path, lab):
+    key, policy = lab
+    good = submit(
+        tmp_path,
+        "good",
+        [sign_record(make_record(energy_per_inference_j=3e-5 * K), key)],
+        "mid-size",
+    )
+    bad = submit(tmp_path, "bad", [sign_record(make_record(model_name="x"), key)], "mid-size")
+    a = typer.Typer()
+    a.callback()(lambda: None)  # a group, so that the command name is parsed
+    compare_cmd.register(a)
+    res = CliRunner().invoke(a, ["compare", str(good), str(bad), "--policy", str(policy)])
+    assert res.exit_code == compare_cmd.EXIT_NOT_ELIGIBLE, res.output
+    assert "PASS  good.zip [mid-size]" in res.output
+    assert "FAIL  bad.zip [mid-size]" in res.output and "below the minimum A" in res.output
+    res = CliRunner().invoke(a, ["compare", str(good), "--policy", str(policy)])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[policy]\nmin_grade = { sme = 'F' }\n", "not a grade A to E"),
+        ("[policy]\nhardware_class = 'tpu'\n", "hardware_class"),
+        ("[policy]\nmeasured_only = 'yes'\n", "measured_only: expected bool"),
+        ("[policy]\nrequired_workload = ['x']\n", "unknown field"),
+        ("[other]\n", "missing table \\[policy\\]"),
+        ("[policy\n", "malformed TOML"),
+    ],
+)
+def test_policy_errors_name_the_field(tmp_path, text, message):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(PolicyError, match=message):
+        load_policy(path)
+
+
+def test_signature_required_by_default_only_when_keys_are_listed(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text("[policy]\n")
+    p = load_policy(path)
+    assert not p.require_signature and p.measured_only and not p.allow_quick
