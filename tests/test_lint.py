@@ -1,6 +1,6 @@
 """The code base stays ruff-clean (lint and format), checked with the test suite."""
 
-import shutil
+import importlib.util
 import subprocess
 import sys
 
@@ -8,10 +8,9 @@ import pytest
 
 
 def _ruff() -> list[str]:
-    exe = shutil.which("ruff")
-    if exe is None:
+    if importlib.util.find_spec("ruff") is None:
         pytest.fail("ruff is missing: install the test extra (pip install -e '.[test]')")
-    return [exe]
+    return [sys.executable, "-m", "ruff"]
 
 
 def test_ruff_check(repo):

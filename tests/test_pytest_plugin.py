@@ -44,10 +44,24 @@ def child(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
     return pytester
 
 
+def _plugin_args() -> list[str]:
+    """``-p runners.pytest_plugin`` unless the installed ``pytest11`` entry point loads it
+    already (loading it twice is an error)."""
+    from importlib.metadata import entry_points
+
+    installed = any(ep.value == "runners.pytest_plugin" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "runners.pytest_plugin"]
+
+
+def test_the_plugin_is_registered_by_the_package():
+    from importlib.metadata import entry_points
+
+    assert "runners.pytest_plugin" in {ep.value for ep in entry_points(group="pytest11")}
+
+
 def run_child(child: pytest.Pytester, *extra: str):
     return child.runpytest_subprocess(
-        "-p",
-        "runners.pytest_plugin",
+        *_plugin_args(),
         "--eco-meter",
         "estimate",
         "--eco-idle-s",
