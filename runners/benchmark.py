@@ -18,7 +18,7 @@ from benchmarks.base import QUICK, ScenarioDefaults, Workload, WorkloadError
 from runners.engines.base import Engine, EngineError
 from runners.interference import InterferenceProbe
 from runners.loop import ScenarioSettings, measure_idle, measure_scenario
-from runners.meters.base import Meter
+from runners.meters.base import Meter, MeterInfo
 from runners.model_files import describe_model
 from runners.provenance import make_provenance, utc_now
 from runners.record import (
@@ -133,6 +133,48 @@ def scenario_settings(
     }
 
 
+def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadRef:
+    info = wl.info
+    return WorkloadRef(
+        name=info.name,
+        version=info.version,
+        family=info.family,
+        task=info.task,
+        definition_sha256=info.definition_sha256(),
+        eval_data_sha256=eval_sha256,
+        eval_samples=eval_samples,
+        metric=info.metric,
+        quality_gate=info.quality_gate,
+        data_source=wl.data_source,
+    )
+
+
+def model_ref(desc: dict[str, object], name: str, role: str, params: object) -> ModelRef:
+    """The record's model section from ``describe_model``'s description of the file."""
+    return ModelRef(
+        name=name,
+        file_name=str(desc["file_name"]),
+        format=desc["format"],  # type: ignore[arg-type]
+        sha256=str(desc["sha256"]),
+        size_bytes=int(desc["size_bytes"]),  # type: ignore[call-overload]
+        parameter_count=params,  # type: ignore[arg-type]
+        role=role,  # type: ignore[arg-type]
+    )
+
+
+def meter_ref(m: MeterInfo, fallback_reason: str | None) -> MeterRef:
+    return MeterRef(
+        name=m.name,
+        source=m.source,
+        boundary=m.boundary,
+        measurement=m.measurement.value,  # type: ignore[arg-type]
+        sampling_period_s=m.sampling_period_s,
+        uncertainty_rel=m.uncertainty_rel,
+        details=dict(m.details),
+        fallback_reason=fallback_reason,
+    )
+
+
 def run_benchmark(
     req: RunRequest, step: Step | None = None, progress: Progress | None = None
 ) -> RunRecord:
@@ -174,29 +216,9 @@ def run_benchmark(
     params = model_desc["parameter_count"]
     if params is None:
         params = getattr(req.engine, "parameter_count", None)
-    m = req.meter.info
     record = RunRecord(
-        workload=WorkloadRef(
-            name=info.name,
-            version=info.version,
-            family=info.family,
-            task=info.task,
-            definition_sha256=info.definition_sha256(),
-            eval_data_sha256=eval_sha,
-            eval_samples=len(split),
-            metric=info.metric,
-            quality_gate=info.quality_gate,
-            data_source=wl.data_source,
-        ),
-        model=ModelRef(
-            name=req.model_name,
-            file_name=str(model_desc["file_name"]),
-            format=model_desc["format"],  # type: ignore[arg-type]
-            sha256=str(model_desc["sha256"]),
-            size_bytes=int(model_desc["size_bytes"]),  # type: ignore[call-overload]
-            parameter_count=params,
-            role=req.model_role,  # type: ignore[arg-type]
-        ),
+        workload=workload_ref(wl, eval_sha, len(split)),
+        model=model_ref(model_desc, req.model_name, req.model_role, params),
         engine=EngineRef(
             name=eng_info.name,
             version=eng_info.version,
@@ -205,16 +227,7 @@ def run_benchmark(
             settings={**eng_info.settings, **req.extra_engine_settings},
         ),
         device=req.device,
-        meter=MeterRef(
-            name=m.name,
-            source=m.source,
-            boundary=m.boundary,
-            measurement=m.measurement.value,  # type: ignore[arg-type]
-            sampling_period_s=m.sampling_period_s,
-            uncertainty_rel=m.uncertainty_rel,
-            details=dict(m.details),
-            fallback_reason=req.meter_fallback_reason,
-        ),
+        meter=meter_ref(req.meter.info, req.meter_fallback_reason),
         idle=idle,
         scenarios=results,
         quality=Quality(

@@ -327,19 +327,16 @@ def build_record(
 ) -> RunRecord:
     """A run record for the function an EcoBenchmark measured (one window)."""
     from benchmarks.registry import get_workload
-    from runners.benchmark import RUN_SEED
+    from runners.benchmark import RUN_SEED, meter_ref, model_ref, workload_ref
     from runners.device import describe_device
     from runners.model_files import describe_model
     from runners.provenance import make_provenance
     from runners.record import (
-        MeterRef,
-        ModelRef,
         Quality,
         RunRecord,
         RunSettings,
         ScenarioResult,
         Window,
-        WorkloadRef,
     )
     from runners.stats import median_stat
 
@@ -382,42 +379,13 @@ def build_record(
         throughput_per_s=median_stat([batch_size / e.mean_call_s]),
         latency=_latency(list(stats.data)) if single else None,
     )
-    m = s.meter.info
     min_s = info.scenarios.single_stream_min_duration_s
     return RunRecord(
-        workload=WorkloadRef(
-            name=info.name,
-            version=info.version,
-            family=info.family,
-            task=info.task,
-            definition_sha256=info.definition_sha256(),
-            eval_data_sha256=wl.eval_data_sha256(),
-            eval_samples=len(wl.eval_split()),
-            metric=info.metric,
-            quality_gate=info.quality_gate,
-            data_source=wl.data_source,
-        ),
-        model=ModelRef(
-            name=model_name or model_path.stem,
-            file_name=str(desc["file_name"]),
-            format=desc["format"],  # type: ignore[arg-type]
-            sha256=str(desc["sha256"]),
-            size_bytes=int(desc["size_bytes"]),  # type: ignore[call-overload]
-            parameter_count=desc["parameter_count"],  # type: ignore[arg-type]
-            role=role,  # type: ignore[arg-type]
-        ),
+        workload=workload_ref(wl, wl.eval_data_sha256(), len(wl.eval_split())),
+        model=model_ref(desc, model_name or model_path.stem, role, desc["parameter_count"]),
         engine=_engine_ref(engine),
         device=describe_device(),
-        meter=MeterRef(
-            name=m.name,
-            source=m.source,
-            boundary=m.boundary,
-            measurement=m.measurement.value,  # type: ignore[arg-type]
-            sampling_period_s=m.sampling_period_s,
-            uncertainty_rel=m.uncertainty_rel,
-            details=dict(m.details),
-            fallback_reason=s.fallback_reason,
-        ),
+        meter=meter_ref(s.meter.info, s.fallback_reason),
         idle=s.idle or _no_idle(),
         scenarios=[scenario],
         quality=Quality(
