@@ -194,3 +194,18 @@ def test_cuda_visible_devices_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cuda_index_to_nvml(0) == 2 and cuda_index_to_nvml(1) == 3
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert cuda_index_to_nvml(1) == 1
+
+
+def test_nvml_error_mid_window_makes_the_window_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeNvml()
+    with open_nvml_meter(0, nvml=fake, measure_period=False) as meter:
+        meter.begin_window()
+
+        def lost(handle: object) -> int:
+            raise FakeNVMLError("GPU is lost")
+
+        monkeypatch.setattr(fake, "nvmlDeviceGetTotalEnergyConsumption", lost)
+        r = meter.end_window()
+    assert not r.valid
+    assert r.energy_j == 0.0
+    assert "NVML energy read failed: GPU is lost" in (r.invalid_reason or "")

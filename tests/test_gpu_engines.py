@@ -1,0 +1,78 @@
+"""GPU engines: on a CPU-only machine they refuse clearly; on a CUDA machine they agree with
+the CPU engines on quality."""
+
+import numpy as np
+import pytest
+
+from benchmarks.registry import get_workload
+from models.registry import reference_model
+from runners.benchmark import compute_quality
+from runners.engines.base import EngineUnavailable
+from runners.engines.registry import make_engine
+
+torch = pytest.importorskip("torch", reason="the torch extra is not installed")
+CUDA = torch.cuda.is_available()
+needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA GPU on this machine")
+
+
+@pytest.mark.skipif(CUDA, reason="this machine has a GPU")
+def test_torch_cuda_without_gpu_is_a_clear_refusal():
+    with pytest.raises(EngineUnavailable, match="sees no GPU"):
+        make_engine("torch", "cuda:0")
+
+
+def test_onnxruntime_gpu_falls_back_to_cpu_with_a_recorded_reason():
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("onnxruntime-gpu is installed here: no fallback to test")
+    engine = make_engine("onnxruntime", "cuda:0")
+    assert engine.fallback_reason and "install onnxruntime-gpu" in engine.fallback_reason
+    engine.load(reference_model("vision-digits").file("onnx"))
+    info = engine.info()
+    assert info.device == "cpu"
+    assert info.settings["provider_fallback_reason"] == engine.fallback_reason
+    assert info.settings["execution_providers"] == ["CPUExecutionProvider"]
+
+
+def test_gpu_probe_without_nvml_says_why():
+    from runners.gpu_info import describe_nvidia_gpu
+
+    details = describe_nvidia_gpu(0)
+    if "gpu_name" in details:
+        pytest.skip("NVML answers on this machine")
+    assert "gpu_probe" in details
+
+
+@needs_cuda
+@pytest.mark.gpu
+@pytest.mark.parametrize("workload", ["vision-digits", "nlp-intent", "anomaly-machine"])
+@pytest.mark.parametrize(("precision", "tol"), [("fp32", 0.001), ("fp16", 0.005)])
+def test_torch_cuda_quality_matches_the_cpu(workload, precision, tol):
+    wl = get_workload(workload)
+    split = wl.eval_split()
+    ref = reference_model(workload)
+    cpu = make_engine("onnxruntime", "cpu")
+    cpu.load(ref.file("onnx"))
+    gpu = make_engine("torch", "cuda:0", precision=precision)
+    gpu.load(ref.file("pt2"))
+    q_cpu = compute_quality(cpu, wl, split.x, split.y, 64)
+    q_gpu = compute_quality(gpu, wl, split.x, split.y, 64)
+    assert abs(q_cpu - q_gpu) <= tol
+    info = gpu.info()
+    assert info.precision == precision and info.device == "cuda:0"
+    assert info.settings["peak_gpu_memory_bytes"] > 0
+
+
+@needs_cuda
+@pytest.mark.gpu
+def test_cuda_graph_batch1_gives_the_same_output():
+    ref = reference_model("vision-digits")
+    x = get_workload("vision-digits").eval_split().x[:1]
+    plain = make_engine("torch", "cuda:0")
+    plain.load(ref.file("pt2"))
+    graphed = make_engine("torch", "cuda:0", cuda_graph=True)
+    graphed.load(ref.file("pt2"))
+    out = graphed.run_prepared(graphed.prepare(x))
+    graphed.synchronize()
+    np.testing.assert_allclose(out.float().cpu().numpy(), plain.run(x), rtol=1e-4, atol=1e-5)
