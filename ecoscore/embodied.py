@@ -10,10 +10,11 @@ that is in it without a published figure, is UNKNOWN, never zero.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from ecoscore.toml_files import read_toml
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_TABLE_VERSION = "2026.1"
@@ -84,12 +85,7 @@ def load_embodied_table(
             raise EmbodiedDataError(f"embodied table version {version!r} is not YYYY.N")
         path = DATA_DIR / f"embodied_{version}.toml"
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise EmbodiedDataError(f"{path}: cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise EmbodiedDataError(f"{path}: malformed TOML: {e}") from None
+    doc = read_toml(path, EmbodiedDataError)
     head = doc.get("table")
     if not isinstance(head, dict) or not isinstance(head.get("version"), str):
         raise EmbodiedDataError(f"{path}: missing field 'table.version'")

@@ -29,13 +29,13 @@ workload is covered; otherwise each failed rule is a reason.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ecoscore.compare import Comparison, Entry, Row
 from ecoscore.scale import CLASSES, DEFAULT_SCALE_VERSION
+from ecoscore.toml_files import read_toml
 from ecoscore.trust import TrustedKeys, TrustError, parse_keys
 
 HARDWARE_CLASSES = ("cpu", "gpu", "board")
@@ -140,12 +140,7 @@ def parse_policy(doc: dict[str, Any], source: str) -> Policy:
 
 def load_policy(path: Path) -> Policy:
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise PolicyError(f"{path}: cannot read the policy: {e.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise PolicyError(f"{path}: malformed TOML: {e}") from None
+    doc = read_toml(path, PolicyError, "policy")
     return parse_policy(doc, str(path))
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ecoscore.toml_files import read_toml
 
 SCALES_DIR = Path(__file__).resolve().parent / "scales"
 DEFAULT_SCALE_VERSION = "2026.1"
@@ -99,12 +100,7 @@ def scale_path(version: str) -> Path:
 def load_scale(version: str = DEFAULT_SCALE_VERSION, path: Path | None = None) -> Scale:
     """Load and validate a scale by version, or from an explicit file."""
     path = Path(path) if path is not None else scale_path(version)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ScaleError(f"{path}: cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ScaleError(f"{path}: malformed TOML: {e}") from None
+    doc = read_toml(path, ScaleError)
     return _parse_scale(doc, path)
 
 

@@ -15,10 +15,11 @@ import base64
 import binascii
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ecoscore.toml_files import read_toml
 
 ED25519_PUBLIC_KEY_BYTES = 32
 
@@ -94,12 +95,7 @@ def parse_keys(doc: dict[str, Any], source: str) -> TrustedKeys:
 
 def load_trusted_keys(path: Path) -> TrustedKeys:
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise TrustError(f"{path}: cannot read the trusted-keys file: {e.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise TrustError(f"{path}: malformed TOML: {e}") from None
+    doc = read_toml(path, TrustError, "trusted-keys file")
     return parse_keys(doc, str(path))
 
 
