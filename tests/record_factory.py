@@ -7,6 +7,7 @@ top-level section name -> dict of field overrides (e.g. ``{"device": {"name": "X
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from runners.record import (
@@ -219,3 +220,29 @@ def make_record(
         provenance=Provenance(**sections["provenance"]),
     )
     return record.with_id()
+
+
+def ten_records(
+    folder: Path,
+    models: tuple[tuple[str, float, float], ...],
+    notes: str | None = None,
+) -> list[Path]:
+    """Ten saved records of three models on vision-digits, spread by repeat.
+
+    ``models`` holds (name, energy per inference at the 2e-4 J reference, quality); the
+    energy is scaled by K like every other test energy.
+    """
+    from runners.record import save_record
+
+    paths = []
+    for i in range(10):
+        name, energy, quality = models[i % 3]
+        rec = make_record(
+            model_name=name,
+            energy_per_inference_j=energy * K * (1 + 0.04 * i),
+            quality=quality - 0.001 * i,
+            finished_utc=f"2026-11-23T10:{i:02d}:00Z",
+            updates={"provenance": {"notes": notes}} if notes is not None else None,
+        )
+        paths.append(save_record(rec, folder))
+    return paths

@@ -18,23 +18,14 @@ from ecoscore.replicate import (
 from ecoscore.scale import load_scale
 from runners.record import save_record
 from tests.record_factory import K, make_record
+from tests.record_factory import ten_records as factory_ten_records
 
 MODELS = (("digits-cnn", 2.0e-4, 0.985), ("digits-mlp", 8.0e-5, 0.975), ("digits-tiny", 3e-5, 0.96))
 
 
 def ten_records(folder: Path) -> list[Path]:
     """Ten records of three models on vision-digits (energies spread by repeat)."""
-    paths = []
-    for i in range(10):
-        name, energy, quality = MODELS[i % 3]
-        rec = make_record(
-            model_name=name,
-            energy_per_inference_j=energy * K * (1 + 0.04 * i),
-            quality=quality - 0.001 * i,
-            finished_utc=f"2026-11-23T10:{i:02d}:00Z",
-        )
-        paths.append(save_record(rec, folder))
-    return paths
+    return factory_ten_records(folder, MODELS)
 
 
 def app() -> typer.Typer:

@@ -12,8 +12,7 @@ from ecoscore.bundle import label_svg
 from ecoscore.compare import build_comparison, iter_entries
 from ecoscore.report_html import render_report
 from ecoscore.scale import load_scale
-from runners.record import save_record
-from tests.record_factory import K, make_record
+from tests.record_factory import ten_records
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>alert(1)</script>"
@@ -22,17 +21,7 @@ MODELS = (("digits-cnn", 2.0e-4, 0.985), ("digits-mlp", 8.0e-5, 0.975), (XSS, 3e
 
 
 def report(tmp: Path, labels: bool = False) -> Path:
-    paths = []
-    for i in range(10):
-        name, energy, quality = MODELS[i % 3]
-        rec = make_record(
-            model_name=name,
-            energy_per_inference_j=energy * K * (1 + 0.04 * i),
-            quality=quality - 0.001 * i,
-            finished_utc=f"2026-11-23T10:{i:02d}:00Z",
-            updates={"provenance": {"notes": f'notes "{XSS}" & <b>bold</b>'}},
-        )
-        paths.append(save_record(rec, tmp / "runs"))
+    paths = ten_records(tmp / "runs", MODELS, notes=f'notes "{XSS}" & <b>bold</b>')
     comp = build_comparison(iter_entries(paths), load_scale())
     drawer = (lambda row: label_svg(row.record)) if labels else None
     path = tmp / "report.html"

@@ -174,7 +174,6 @@ class SampledPowerMeter(Meter):
         self._win_start_idx = 0
         self._win_t0 = 0.0
         self._win_error: str | None = None
-        self.achieved_period_s: float | None = None
 
     @abstractmethod
     def read_power_w(self) -> float:
