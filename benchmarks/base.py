@@ -170,6 +170,6 @@ class Workload(ABC):
 
     def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
         """Quality of model outputs against labels, with the workload's metric."""
-        from benchmarks.metrics import compute_metric
+        from ecoscore.benchmarks.metrics import compute_metric
 
         return compute_metric(self.info, outputs, labels)

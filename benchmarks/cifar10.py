@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from benchmarks.base import (
+from ecoscore.benchmarks.base import (
     DataFormatError,
     ScenarioDefaults,
     Split,

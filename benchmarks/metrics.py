@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from benchmarks.base import WorkloadError, WorkloadInfo
+from ecoscore.benchmarks.base import WorkloadError, WorkloadInfo
 
 
 def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:

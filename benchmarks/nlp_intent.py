@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from benchmarks.base import DataFormatError, Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.base import DataFormatError, Split, TensorSpec, Workload, WorkloadInfo
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "nlp_intent.csv"
 FEATURE_DIM = 2048
@@ -216,7 +215,8 @@ class NlpIntent(Workload):
         description=(
             "Intent of a short French or English request to a home device or a help desk "
             f"(10 intents, bundled data written for ecoscore). Input: {FEATURE_DIM} hashed "
-            "word 1-2-gram and character 3-gram features (benchmarks.nlp_intent.featurize)."
+            "word 1-2-gram and character 3-gram features "
+            "(ecoscore.benchmarks.nlp_intent.featurize)."
         ),
         metric="macro_f1",
         quality_gate=0.90,

@@ -5,18 +5,18 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from benchmarks.base import Workload, WorkloadError
+from ecoscore.benchmarks.base import Workload, WorkloadError
 
 _WORKLOADS: dict[str, str] = {
-    "vision-digits": "benchmarks.vision_digits:VisionDigits",
-    "nlp-intent": "benchmarks.nlp_intent:NlpIntent",
-    "anomaly-machine": "benchmarks.anomaly_machine:AnomalyMachine",
+    "vision-digits": "ecoscore.benchmarks.vision_digits:VisionDigits",
+    "nlp-intent": "ecoscore.benchmarks.nlp_intent:NlpIntent",
+    "anomaly-machine": "ecoscore.benchmarks.anomaly_machine:AnomalyMachine",
 }
 #: Workloads over a public data set that the user has on disk (``--data PATH``).
 _USER_DATA_WORKLOADS: dict[str, str] = {
-    "vision-cifar10": "benchmarks.cifar10:Cifar10",
-    "nlp-text-csv": "benchmarks.text_csv:TextCsv",
-    "anomaly-wav": "benchmarks.wav_folder:WavFolderAnomaly",
+    "vision-cifar10": "ecoscore.benchmarks.cifar10:Cifar10",
+    "nlp-text-csv": "ecoscore.benchmarks.text_csv:TextCsv",
+    "anomaly-wav": "ecoscore.benchmarks.wav_folder:WavFolderAnomaly",
 }
 
 DEFAULT_WORKLOADS: tuple[str, ...] = tuple(_WORKLOADS)

@@ -5,8 +5,9 @@ The format is the common public one: UTF-8, a header row, a text column and a la
 Without a split column, a deterministic, stratified 75/25 split is made: within each label,
 texts are ordered by the sha256 of their text and the first quarter goes to evaluation.
 
-Texts go through the same preprocessing as nlp-intent (``benchmarks.nlp_intent.featurize``),
-so a model for this workload takes a (batch, FEATURE_DIM) float32 input named "input".
+Texts go through the same preprocessing as nlp-intent
+(``ecoscore.benchmarks.nlp_intent.featurize``), so a model for this workload takes a
+(batch, FEATURE_DIM) float32 input named "input".
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from benchmarks.base import DataFormatError, Split, TensorSpec, Workload, WorkloadInfo
-from benchmarks.nlp_intent import (
+from ecoscore.benchmarks.base import DataFormatError, Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.nlp_intent import (
     FEATURE_DIM,
     canonical_rows_sha256,
     featurize,
@@ -115,7 +115,7 @@ class TextCsv(Workload):
                 f"Text classification on the user's CSV {self._path.name} "
                 f"({len(self.class_names)} labels, columns {text_column!r}/{label_column!r}). "
                 f"Input: {FEATURE_DIM} hashed word 1-2-gram and character 3-gram features "
-                "(benchmarks.nlp_intent.featurize)."
+                "(ecoscore.benchmarks.nlp_intent.featurize)."
             ),
             metric="macro_f1",
             quality_gate=0.0,

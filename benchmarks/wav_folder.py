@@ -16,7 +16,7 @@ word (``normal_id_00_00000000.wav``, ``anomaly_id_00_00000000.wav``,
 all at one sample rate (nothing is resampled). Clips are brought to one length, the median
 length in the folder: longer clips are cut at the end, shorter ones are padded by repeating
 themselves from the start (which keeps their power spectrum, unlike zero padding). The
-preprocessing is that of anomaly-machine (:func:`benchmarks.anomaly_machine.features`).
+preprocessing is that of anomaly-machine (:func:`ecoscore.benchmarks.anomaly_machine.features`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from benchmarks.anomaly_machine import FRAME, N_FEATURES, features
-from benchmarks.base import (
+from ecoscore.benchmarks.anomaly_machine import FRAME, N_FEATURES, features
+from ecoscore.benchmarks.base import (
     DataFormatError,
     Split,
     TensorSpec,

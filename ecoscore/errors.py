@@ -21,10 +21,10 @@ EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
 
 
 def exit_code_for(e: BaseException) -> int:
-    from benchmarks.base import WorkloadError
-    from runners.engines.base import EngineError
-    from runners.meters.base import MeterError
-    from runners.record import IntegrityError, RecordError, RecordWriteError
+    from ecoscore.benchmarks.base import WorkloadError
+    from ecoscore.record import IntegrityError, RecordError, RecordWriteError
+    from ecoscore.runners.engines.base import EngineError
+    from ecoscore.runners.meters.base import MeterError
 
     if isinstance(e, RecordWriteError):
         return EXIT_OUTPUT

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload, WorkloadError
+from ecoscore.runners.engines.base import Engine, EngineError
+from ecoscore.runners.interference import InterferenceProbe
+from ecoscore.runners.loop import ScenarioSettings, measure_idle, measure_scenario
+from ecoscore.runners.meters.base import Meter, MeterInfo
+from ecoscore.runners.model_files import describe_model
+from ecoscore.runners.provenance import make_provenance, utc_now
 
-from benchmarks.base import QUICK, ScenarioDefaults, Workload, WorkloadError
-from runners.engines.base import Engine, EngineError
-from runners.interference import InterferenceProbe
-from runners.loop import ScenarioSettings, measure_idle, measure_scenario
-from runners.meters.base import Meter, MeterInfo
-from runners.model_files import describe_model
-from runners.provenance import make_provenance, utc_now
-from runners.record import (
+from ecoscore.record import (
     DeviceRef,
     EngineRef,
     MeterRef,

@@ -8,7 +8,7 @@ beside the run, whose samples are integrated over each window's wall-clock span
     nvidia-smi --query-gpu=timestamp,power.draw.instant --format=csv,noheader,nounits \\
         -lms 20 -i 0 > smi.log &
     ecoscore run --device cuda:0 --engine torch --meter nvml ...
-    python -m runners.crosscheck results/runs/<id>.json smi.log
+    python -m ecoscore.runners.crosscheck results/runs/<id>.json smi.log
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from ecoscore.runners.meters.base import MeterError
+from ecoscore.runners.meters.csv_log import PowerLog, energy_between
 
-from runners.meters.base import MeterError
-from runners.meters.csv_log import PowerLog, energy_between
-from runners.record import load_record
+from ecoscore.record import load_record
 
 
 def read_nvidia_smi_log(path: Path) -> PowerLog:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import platform
 
-from runners.meters.base import sysfs_path
-from runners.record import DeviceRef
+from ecoscore.runners.meters.base import sysfs_path
+
+from ecoscore.record import DeviceRef
 
 
 def cpu_model() -> str:

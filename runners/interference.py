@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from runners.meters.base import sysfs_path
+from ecoscore.runners.meters.base import sysfs_path
 
 #: A window where other processes used more than this share of all cores is flagged.
 OTHER_CPU_SHARE_THRESHOLD = 0.10

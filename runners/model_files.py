@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.base import file_sha256
-from runners.engines.base import EngineError
+from ecoscore.benchmarks.base import file_sha256
+from ecoscore.runners.engines.base import EngineError
 
 #: A model larger than this is refused (ecoscore targets frugal, edge-sized models).
 MAX_MODEL_BYTES = 2 * 1024**3

@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from importlib import metadata
 
-from runners.record import Provenance
+from ecoscore.record import Provenance
 
 _PACKAGES = (
     "ecoscore",

@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from runners.meters.base import Meter, WindowReading
-    from runners.record import IdleBaseline, RunRecord
+    from ecoscore.runners.meters.base import Meter, WindowReading
+
+    from ecoscore.record import IdleBaseline, RunRecord
 
 #: How energy per call is obtained (written into extra_info so that a reader knows).
 ATTRIBUTION = "window mean power x pytest-benchmark mean time per call"
@@ -81,15 +82,15 @@ class EcoSession:
 
 
 def open_meter(spec: str) -> tuple[Meter, str | None]:
-    """The meter for ``spec`` (see runners.meters.registry) and why it fell back, if it did."""
-    from runners.meters.registry import make_meter
+    """The meter for ``spec`` (ecoscore.runners.meters.registry) and why it fell back, if it did."""
+    from ecoscore.runners.meters.registry import make_meter
 
     return make_meter(spec)
 
 
 @pytest.fixture(scope="session")
 def eco_session(pytestconfig: pytest.Config) -> Iterator[EcoSession]:
-    from runners.loop import measure_idle
+    from ecoscore.runners.loop import measure_idle
 
     meter, reason = open_meter(pytestconfig.getoption("--eco-meter"))
     meter.start()
@@ -188,7 +189,7 @@ class EcoBenchmark:
 
     # -- the window -----------------------------------------------------------------
     def _measured(self, run: Callable[[], Any], extend: Callable[[], Any] | None) -> Any:
-        from runners.provenance import utc_now
+        from ecoscore.runners.provenance import utc_now
 
         if not self.benchmark.enabled:  # --benchmark-disable: one plain call, nothing to meter
             return run()
@@ -260,7 +261,7 @@ class EcoBenchmark:
         settings). The record has one window (this benchmark) and is marked quick when the
         window is shorter than the workload's minimum duration.
         """
-        from runners.record import save_record
+        from ecoscore.record import save_record
 
         target = Path(out_dir) if out_dir is not None else self.session.record_dir
         if target is None:
@@ -294,7 +295,7 @@ class EcoBenchmark:
 def _engine_ref(engine: dict[str, Any] | None) -> Any:
     import platform
 
-    from runners.record import EngineRef
+    from ecoscore.record import EngineRef
 
     doc = {
         "name": "python-function",
@@ -309,8 +310,7 @@ def _engine_ref(engine: dict[str, Any] | None) -> Any:
 
 def _latency(data: list[float]) -> Any:
     import numpy as np
-
-    from runners.stats import latency_summary
+    from ecoscore.runners.stats import latency_summary
 
     return latency_summary(np.asarray(data, dtype=np.float64) * 1e9)
 
@@ -326,19 +326,20 @@ def build_record(
     engine: dict[str, Any] | None,
 ) -> RunRecord:
     """A run record for the function an EcoBenchmark measured (one window)."""
-    from benchmarks.registry import get_workload
-    from runners.benchmark import RUN_SEED, meter_ref, model_ref, workload_ref
-    from runners.device import describe_device
-    from runners.model_files import describe_model
-    from runners.provenance import make_provenance
-    from runners.record import (
+    from ecoscore.benchmarks.registry import get_workload
+    from ecoscore.runners.benchmark import RUN_SEED, meter_ref, model_ref, workload_ref
+    from ecoscore.runners.device import describe_device
+    from ecoscore.runners.model_files import describe_model
+    from ecoscore.runners.provenance import make_provenance
+    from ecoscore.runners.stats import median_stat
+
+    from ecoscore.record import (
         Quality,
         RunRecord,
         RunSettings,
         ScenarioResult,
         Window,
     )
-    from runners.stats import median_stat
 
     assert eco.energy is not None
     e, s = eco.energy, eco.session
@@ -406,7 +407,7 @@ def build_record(
 
 
 def _no_idle() -> IdleBaseline:
-    from runners.record import IdleBaseline
+    from ecoscore.record import IdleBaseline
 
     return IdleBaseline(
         power_w=0.0,

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from runners.record import Latency, Stat
+from ecoscore.record import Latency, Stat
 
 
 def _binom_cdf(k: int, n: int) -> float:

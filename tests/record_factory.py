@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from runners.record import (
+from ecoscore.record import (
     DeviceRef,
     EngineRef,
     IdleBaseline,
@@ -55,7 +55,7 @@ WORKLOADS: dict[str, dict[str, Any]] = {
 #: Tests were written against a reference point of 2e-4 J; energies in them are multiples
 #: of that point, scaled here to the shipped 2026.1 vision-digits point so that every test
 #: keeps its meaning (same class, same distance to the bounds) whatever the calibration.
-from ecoscore.scale import load_scale as _load_scale  # noqa: E402
+from ecoscore.grading.scale import load_scale as _load_scale  # noqa: E402
 
 _SCALE = _load_scale("2026.1")
 REF_J = _SCALE.workloads["vision-digits"].reference_energy_per_inference_j
@@ -232,7 +232,7 @@ def ten_records(
     ``models`` holds (name, energy per inference at the 2e-4 J reference, quality); the
     energy is scaled by K like every other test energy.
     """
-    from runners.record import save_record
+    from ecoscore.record import save_record
 
     paths = []
     for i in range(10):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.registry import get_workload
-from runners.benchmark import RunRequest, run_benchmark
-from runners.device import describe_device
-from runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
-from runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
-from runners.record import RunRecord
+from ecoscore.benchmarks.registry import get_workload
+from ecoscore.runners.benchmark import RunRequest, run_benchmark
+from ecoscore.runners.device import describe_device
+from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+from ecoscore.runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
+
+from ecoscore.record import RunRecord
 from tests.onnx_models import linear_classifier
 
 

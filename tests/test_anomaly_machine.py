@@ -8,13 +8,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import ecoscore.benchmarks.anomaly_machine as am
 import numpy as np
 import pytest
-
-import benchmarks.anomaly_machine as am
-from benchmarks.base import DataChecksumError, array_sha256
-from benchmarks.registry import get_workload
-from benchmarks.vibration import (
+from ecoscore.benchmarks.base import DataChecksumError, array_sha256
+from ecoscore.benchmarks.registry import get_workload
+from ecoscore.benchmarks.vibration import (
     CLIP_SAMPLES,
     FAULT_TYPES,
     NORMAL,
@@ -24,8 +23,8 @@ from benchmarks.vibration import (
     generate_set,
     machine_profiles,
 )
-from models.registry import reference_model
-from runners.engines.registry import make_engine
+from ecoscore.models.registry import reference_model
+from ecoscore.runners.engines.registry import make_engine
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,8 +64,8 @@ def test_generator_is_deterministic_in_process() -> None:
 
 def test_generator_is_deterministic_across_processes() -> None:
     code = (
-        "from benchmarks.vibration import generate_set\n"
-        "from benchmarks.base import array_sha256\n"
+        "from ecoscore.benchmarks.vibration import generate_set\n"
+        "from ecoscore.benchmarks.base import array_sha256\n"
         "s = generate_set(6, 2, seed=5, split=1)\n"
         "print(array_sha256(s.clips, s.labels))\n"
     )

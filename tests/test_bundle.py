@@ -7,11 +7,17 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ecoscore import bundle as bundle_mod
-from ecoscore.bundle import BundleError, BundleIntegrityError, read_bundle, sha256_hex, write_bundle
 from ecoscore.commands import bundle as bundle_cmd
 from ecoscore.commands import verify as verify_cmd
-from runners.record import save_record
+from ecoscore.jury import bundle as bundle_mod
+from ecoscore.jury.bundle import (
+    BundleError,
+    BundleIntegrityError,
+    read_bundle,
+    sha256_hex,
+    write_bundle,
+)
+from ecoscore.record import save_record
 from tests.record_factory import make_record
 
 

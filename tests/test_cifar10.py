@@ -7,16 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from benchmarks.base import DataFormatError, array_sha256
-from benchmarks.cifar10 import (
+from ecoscore.benchmarks.base import DataFormatError, array_sha256
+from ecoscore.benchmarks.cifar10 import (
     CLASS_NAMES,
     FOLDER_NAME,
     Cifar10,
     load_cifar10,
     read_batch,
 )
-from benchmarks.registry import get_workload
+from ecoscore.benchmarks.registry import get_workload
 
 PER_BATCH = 6
 

@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from ecoscore.benchmarks.base import file_sha256
 from typer.testing import CliRunner
 
-from benchmarks.base import file_sha256
 from ecoscore.cli import app
-from runners.record import load_record
+from ecoscore.record import load_record
 from tests.fake_sysfs import EnergyCounterWriter, RaplZone, make_powercap
 from tests.onnx_models import linear_classifier
 

@@ -6,17 +6,17 @@ import typer
 from typer.testing import CliRunner
 
 from ecoscore.commands import compare as compare_cmd
-from ecoscore.compare import build_comparison, entry_from_file, iter_entries, to_latex
-from ecoscore.pareto import Point, pareto_front
-from ecoscore.replicate import (
+from ecoscore.grading.scale import load_scale
+from ecoscore.jury.compare import build_comparison, entry_from_file, iter_entries, to_latex
+from ecoscore.jury.replicate import (
     OTHER_HARDWARE,
     QUICK_SAME_HARDWARE,
     SAME_HARDWARE,
     as_replication,
     compare_runs,
 )
-from ecoscore.scale import load_scale
-from runners.record import save_record
+from ecoscore.record import save_record
+from ecoscore.reports.pareto import Point, pareto_front
 from tests.record_factory import K, make_record
 from tests.record_factory import ten_records as factory_ten_records
 

@@ -3,12 +3,11 @@ the CPU engines on quality."""
 
 import numpy as np
 import pytest
-
-from benchmarks.registry import get_workload
-from models.registry import reference_model
-from runners.benchmark import compute_quality
-from runners.engines.base import EngineUnavailable
-from runners.engines.registry import make_engine
+from ecoscore.benchmarks.registry import get_workload
+from ecoscore.models.registry import reference_model
+from ecoscore.runners.benchmark import compute_quality
+from ecoscore.runners.engines.base import EngineUnavailable
+from ecoscore.runners.engines.registry import make_engine
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 CUDA = torch.cuda.is_available()
@@ -36,7 +35,7 @@ def test_onnxruntime_gpu_falls_back_to_cpu_with_a_recorded_reason():
 
 
 def test_gpu_probe_without_nvml_says_why():
-    from runners.gpu_info import describe_nvidia_gpu
+    from ecoscore.runners.gpu_info import describe_nvidia_gpu
 
     details = describe_nvidia_gpu(0)
     if "gpu_name" in details:

@@ -7,16 +7,16 @@ from statistics import NormalDist
 
 import pytest
 
-from ecoscore.grade import grade_record
-from ecoscore.scale import load_scale
-from ecoscore.uncertainty import (
+from ecoscore.grading.grade import grade_record
+from ecoscore.grading.scale import load_scale
+from ecoscore.grading.uncertainty import (
     class_probabilities,
     combined_log_sigma,
     format_probabilities,
     log_sigma_of_rel,
     rounded_percentages,
 )
-from runners.record import Stat
+from ecoscore.record import Stat
 from tests.record_factory import K, make_record
 
 

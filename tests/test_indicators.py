@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ecoscore.carbon import CarbonDataError, energy_mix_path, grid_intensity
-from ecoscore.embodied import (
+from ecoscore.grading.carbon import CarbonDataError, energy_mix_path, grid_intensity
+from ecoscore.grading.embodied import (
     SECONDS_PER_YEAR,
     EmbodiedDataError,
     embodied_share,
     load_embodied_table,
 )
-from ecoscore.indicators import (
+from ecoscore.grading.indicators import (
     IndicatorError,
     compare_with_baseline,
     compute_indicators,

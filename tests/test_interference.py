@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from runners.interference import OTHER_CPU_SHARE_THRESHOLD, InterferenceProbe
+from ecoscore.runners.interference import OTHER_CPU_SHARE_THRESHOLD, InterferenceProbe
 
 
 def test_a_busy_neighbour_is_flagged():

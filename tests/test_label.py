@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ecoscore.grade import grade_record
-from ecoscore.indicators import compute_indicators
-from ecoscore.label import LabelError, draw_label, save_label
-from ecoscore.scale import load_scale
-from runners.record import RunRecord
+from ecoscore.grading.grade import grade_record
+from ecoscore.grading.indicators import compute_indicators
+from ecoscore.grading.scale import load_scale
+from ecoscore.record import RunRecord
+from ecoscore.reports.label import LabelError, draw_label, save_label
 from tests.record_factory import K, make_record
 
 SVG_NS = "{http://www.w3.org/2000/svg}"

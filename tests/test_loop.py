@@ -4,10 +4,9 @@ import time
 
 import numpy as np
 import pytest
-
-from runners.engines.base import Engine, EngineInfo
-from runners.loop import ScenarioSettings, measure_idle, measure_scenario
-from runners.meters.base import Measurement, Meter, MeterInfo, WindowReading
+from ecoscore.runners.engines.base import Engine, EngineInfo
+from ecoscore.runners.loop import ScenarioSettings, measure_idle, measure_scenario
+from ecoscore.runners.meters.base import Measurement, Meter, MeterInfo, WindowReading
 
 
 class ConstantPowerMeter(Meter):

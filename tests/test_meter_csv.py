@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from runners.meters.base import MeterError
-from runners.meters.csv_log import CsvPowerLogMeter, energy_between, read_power_log
+from ecoscore.runners.meters.base import MeterError
+from ecoscore.runners.meters.csv_log import CsvPowerLogMeter, energy_between, read_power_log
 
 
 def _write_log(path: Path, t0: float, t1: float, power, period: float = 0.01) -> None:

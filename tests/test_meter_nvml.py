@@ -7,9 +7,8 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
-from runners.meters.base import Measurement, MeterError
-from runners.meters.nvml import (
+from ecoscore.runners.meters.base import Measurement, MeterError
+from ecoscore.runners.meters.nvml import (
     NvmlEnergyCounterMeter,
     NvmlPowerPollingMeter,
     cuda_index_to_nvml,

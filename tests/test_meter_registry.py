@@ -11,16 +11,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from ecoscore.runners.meters.base import Measurement, MeterError
+from ecoscore.runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
+from ecoscore.runners.meters.csv_log import CsvPowerLogMeter
+from ecoscore.runners.meters.jetson import JetsonMeter
+from ecoscore.runners.meters.joulescope_meter import JoulescopeMeter
+from ecoscore.runners.meters.nvml import NvmlEnergyCounterMeter
+from ecoscore.runners.meters.pyjoules_meter import PyJoulesMeter
+from ecoscore.runners.meters.rapl import RaplMeter
+from ecoscore.runners.meters.registry import available_meters, make_meter
 
-from runners.meters.base import Measurement, MeterError
-from runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
-from runners.meters.csv_log import CsvPowerLogMeter
-from runners.meters.jetson import JetsonMeter
-from runners.meters.joulescope_meter import JoulescopeMeter
-from runners.meters.nvml import NvmlEnergyCounterMeter
-from runners.meters.pyjoules_meter import PyJoulesMeter
-from runners.meters.rapl import RaplMeter
-from runners.meters.registry import available_meters, make_meter
 from tests.fake_sysfs import (
     EnergyCounterWriter,
     RaplZone,

@@ -7,15 +7,15 @@ import time
 from pathlib import Path
 
 import pytest
-
-from runners.meters.base import MeterError
-from runners.meters.raspberry_pi import (
+from ecoscore.runners.meters.base import MeterError
+from ecoscore.runners.meters.raspberry_pi import (
     RaspberryPiPmicMeter,
     is_raspberry_pi_5,
     parse_pmic_adc,
     rails_power_w,
     rpi_status,
 )
+
 from tests.fake_sysfs import write_device_tree_model
 
 SAMPLE = """\

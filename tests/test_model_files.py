@@ -4,10 +4,10 @@ import zipfile
 
 import onnx
 import pytest
+from ecoscore.runners.engines.base import EngineError
+from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+from ecoscore.runners.model_files import describe_model, model_format
 
-from runners.engines.base import EngineError
-from runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
-from runners.model_files import describe_model, model_format
 from tests.onnx_models import linear_classifier
 
 

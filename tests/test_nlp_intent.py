@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from benchmarks.base import DataChecksumError, DataFormatError
-from benchmarks.nlp_intent import (
+from ecoscore.benchmarks.base import DataChecksumError, DataFormatError
+from ecoscore.benchmarks.nlp_intent import (
     DATA_FILE,
     EVAL_SHA256,
     FEATURE_DIM,
@@ -25,8 +24,8 @@ from benchmarks.nlp_intent import (
     featurize,
     normalise_text,
 )
-from benchmarks.registry import get_workload
-from models.registry import folder_for, reference_model
+from ecoscore.benchmarks.registry import get_workload
+from ecoscore.models.registry import folder_for, reference_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,7 +107,7 @@ def test_featurize_known_bins() -> None:
 
 _DIGEST_SCRIPT = """
 import hashlib
-from benchmarks.nlp_intent import NlpIntent, featurize
+from ecoscore.benchmarks.nlp_intent import NlpIntent, featurize
 texts = [u.text for u in NlpIntent().utterances()][:300]
 print(hashlib.sha256(featurize(texts).tobytes()).hexdigest())
 """
@@ -187,7 +186,7 @@ def test_missing_column_names_file(tmp_path: Path) -> None:
 
 
 def _scores(model_role: str, eval_split, workload: NlpIntent) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    from runners.engines.registry import make_engine
+    from ecoscore.runners.engines.registry import make_engine
 
     ref = reference_model("nlp-intent", model_role)
     out = {}

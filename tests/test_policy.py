@@ -4,14 +4,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ecoscore.bundle import write_bundle
 from ecoscore.commands import compare as compare_cmd
-from ecoscore.compare import build_comparison, iter_entries
-from ecoscore.policy import PolicyError, evaluate, load_policy
-from ecoscore.scale import load_scale
-from ecoscore.signing import generate_key_pair, load_private_key, sign_record
-from ecoscore.trust import trusted_keys_toml
-from runners.record import RunRecord, save_record
+from ecoscore.grading.scale import load_scale
+from ecoscore.jury.bundle import write_bundle
+from ecoscore.jury.compare import build_comparison, iter_entries
+from ecoscore.jury.policy import PolicyError, evaluate, load_policy
+from ecoscore.jury.signing import generate_key_pair, load_private_key, sign_record
+from ecoscore.jury.trust import trusted_keys_toml
+from ecoscore.record import RunRecord, save_record
 from tests.record_factory import K, make_record
 
 POLICY = """

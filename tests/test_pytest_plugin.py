@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runners.record import load_record
+from ecoscore.record import load_record
 
 pytest_plugins = ["pytester"]
 
@@ -45,18 +45,20 @@ def child(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
 
 
 def _plugin_args() -> list[str]:
-    """``-p runners.pytest_plugin`` unless the installed ``pytest11`` entry point loads it
+    """``-p ecoscore.runners.pytest_plugin`` unless the installed ``pytest11`` entry point loads it
     already (loading it twice is an error)."""
     from importlib.metadata import entry_points
 
-    installed = any(ep.value == "runners.pytest_plugin" for ep in entry_points(group="pytest11"))
-    return [] if installed else ["-p", "runners.pytest_plugin"]
+    installed = any(
+        ep.value == "ecoscore.runners.pytest_plugin" for ep in entry_points(group="pytest11")
+    )
+    return [] if installed else ["-p", "ecoscore.runners.pytest_plugin"]
 
 
 def test_the_plugin_is_registered_by_the_package():
     from importlib.metadata import entry_points
 
-    assert "runners.pytest_plugin" in {ep.value for ep in entry_points(group="pytest11")}
+    assert "ecoscore.runners.pytest_plugin" in {ep.value for ep in entry_points(group="pytest11")}
 
 
 def run_child(child: pytest.Pytester, *extra: str):

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from runners.record import (
+from ecoscore.record import (
     IntegrityError,
     RecordError,
     json_schema,
@@ -63,7 +63,7 @@ def test_malformed_and_huge_files(tmp_path, monkeypatch):
     bad.write_text("{not json")
     with pytest.raises(RecordError, match="malformed JSON at line 1"):
         load_record(bad)
-    monkeypatch.setattr("runners.record.MAX_RECORD_BYTES", 10)
+    monkeypatch.setattr("ecoscore.record.MAX_RECORD_BYTES", 10)
     big = tmp_path / "big.json"
     big.write_text("{}" * 10)
     with pytest.raises(RecordError, match="larger than a run record"):
@@ -88,4 +88,4 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
 
 def test_exported_schema_is_current(repo):
     on_disk = json.loads((repo / "docs" / "record.schema.json").read_text())
-    assert on_disk == json_schema(), "regenerate with: python -m runners.record_schema"
+    assert on_disk == json_schema(), "regenerate with: python -m ecoscore.record_schema"

@@ -1,6 +1,6 @@
 """The published reference records load, pass their integrity check, and say what they are."""
 
-from runners.record import load_record
+from ecoscore.record import load_record
 
 
 def test_reference_records_are_intact_and_measured_on_the_gpu(repo):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ecoscore.bundle import label_svg
-from ecoscore.compare import build_comparison, iter_entries
-from ecoscore.report_html import render_report
-from ecoscore.scale import load_scale
+from ecoscore.grading.scale import load_scale
+from ecoscore.jury.bundle import label_svg
+from ecoscore.jury.compare import build_comparison, iter_entries
+from ecoscore.reports.report_html import render_report
 from tests.record_factory import ten_records
 
 CHROMIUM = Path("/usr/bin/chromium")

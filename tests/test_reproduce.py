@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from ecoscore.commands import compare as compare_cmd
 from ecoscore.commands import reproduce as reproduce_cmd
-from ecoscore.replicate import engine_options, find_model_file
-from runners.record import load_record, save_record
+from ecoscore.jury.replicate import engine_options, find_model_file
+from ecoscore.record import load_record, save_record
 from tests.onnx_models import linear_classifier
 from tests.record_factory import make_record
 from tests.run_helpers import quick_record
@@ -58,7 +58,7 @@ def test_reproduce_refuses_a_model_whose_sha256_differs(tmp_path):
 
 
 def test_reference_model_is_found_by_sha256(repo):
-    from benchmarks.base import file_sha256
+    from ecoscore.benchmarks.base import file_sha256
 
     manifest = json.loads((repo / "models/vision_digits/manifest.json").read_text())
     onnx = repo / "models/vision_digits" / manifest["models"][0]["files"]["onnx"]

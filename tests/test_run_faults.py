@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ecoscore.cli import app
-from runners.record import RecordWriteError, load_record, save_record
+from ecoscore.record import RecordWriteError, load_record, save_record
 from tests.onnx_models import linear_classifier
 from tests.record_factory import make_record
 

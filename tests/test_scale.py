@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ecoscore.scale import (
+from ecoscore.grading.scale import (
     CLASSES,
     ScaleError,
     _main,

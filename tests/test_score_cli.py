@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ecoscore.commands import label as label_cmd
 from ecoscore.commands import score as score_cmd
-from runners.record import save_record
+from ecoscore.record import save_record
 from tests.record_factory import K, make_record
 
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from ecoscore.commands import sign as sign_cmd
 from ecoscore.commands import verify as verify_cmd
-from ecoscore.signing import (
+from ecoscore.jury.signing import (
     SigningError,
     check_signature,
     generate_key_pair,
@@ -16,8 +16,8 @@ from ecoscore.signing import (
     record_bytes,
     sign_record,
 )
-from ecoscore.trust import TrustError, load_trusted_keys, trusted_keys_toml
-from runners.record import IntegrityError, load_record, save_record
+from ecoscore.jury.trust import TrustError, load_trusted_keys, trusted_keys_toml
+from ecoscore.record import IntegrityError, load_record, save_record
 from tests.record_factory import make_record
 
 

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from runners.stats import latency_summary, median_stat
+from ecoscore.runners.stats import latency_summary, median_stat
 
 
 def test_median_ci_five_repeats_is_min_max_at_93_75_percent():

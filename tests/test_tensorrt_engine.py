@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from runners.engines.base import EngineError, EngineUnavailable
-from runners.engines.registry import make_engine
-from runners.engines.tensorrt_engine import (
+from ecoscore.runners.engines.base import EngineError, EngineUnavailable
+from ecoscore.runners.engines.registry import make_engine
+from ecoscore.runners.engines.tensorrt_engine import (
     INSTALL_HINT,
     CalibrationFeeder,
     _network_input,
@@ -31,6 +30,7 @@ from runners.engines.tensorrt_engine import (
     load_or_build_plan,
     write_atomic,
 )
+
 from tests.onnx_models import linear_classifier
 
 BASE = {
@@ -297,7 +297,7 @@ def onnx_model(tmp_path: Path) -> Path:
 
 
 def _reference(path: Path, x: np.ndarray) -> np.ndarray:
-    from runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+    from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
 
     ort = OnnxRuntimeCpuEngine(intra_op_threads=1)
     ort.load(path)

@@ -9,11 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from benchmarks.base import DataFormatError
-from benchmarks.nlp_intent import FEATURE_DIM, featurize
-from benchmarks.registry import get_workload
-from benchmarks.text_csv import TextCsv, load_text_csv
+from ecoscore.benchmarks.base import DataFormatError
+from ecoscore.benchmarks.nlp_intent import FEATURE_DIM, featurize
+from ecoscore.benchmarks.registry import get_workload
+from ecoscore.benchmarks.text_csv import TextCsv, load_text_csv
 
 GOOD = (
     "text,label,split\n"

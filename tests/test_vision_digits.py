@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ecoscore.benchmarks.vision_digits as vd
 import numpy as np
 import pytest
-
-import benchmarks.vision_digits as vd
-from benchmarks.base import DataChecksumError, array_sha256
-from benchmarks.registry import get_workload
-from models.registry import reference_model, reference_models
-from runners.engines.base import Engine
-from runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
-from runners.model_files import onnx_parameter_count
+from ecoscore.benchmarks.base import DataChecksumError, array_sha256
+from ecoscore.benchmarks.registry import get_workload
+from ecoscore.models.registry import reference_model, reference_models
+from ecoscore.runners.engines.base import Engine
+from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+from ecoscore.runners.model_files import onnx_parameter_count
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +101,7 @@ def _accuracy(engine: Engine, path: Path, workload: vd.VisionDigits) -> float:
 @pytest.mark.parametrize("role", ["reference", "baseline"])
 def test_models_through_both_engines(role: str, workload: vd.VisionDigits) -> None:
     pytest.importorskip("torch", reason="the torch engine needs PyTorch")
-    from runners.engines.torch_cpu import TorchEngine
+    from ecoscore.runners.engines.torch_cpu import TorchEngine
 
     model = reference_model("vision-digits", role)
     acc_ort = _accuracy(OnnxRuntimeCpuEngine(intra_op_threads=1), model.file("onnx"), workload)
@@ -153,7 +152,7 @@ def test_recipe_reproduces_the_committed_models(tmp_path: Path) -> None:
     import json
 
     pytest.importorskip("torch", reason="the training recipe needs PyTorch")
-    from models.vision_digits import train
+    from ecoscore.models.vision_digits import train
 
     train.main(["--out", str(tmp_path)])
     fresh = {m["name"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]}

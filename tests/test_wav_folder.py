@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from benchmarks.base import DataFormatError
-from benchmarks.registry import get_workload
-from benchmarks.wav_folder import WavFolderAnomaly, load_wav_folder, read_wav_folder
+from ecoscore.benchmarks.base import DataFormatError
+from ecoscore.benchmarks.registry import get_workload
+from ecoscore.benchmarks.wav_folder import WavFolderAnomaly, load_wav_folder, read_wav_folder
 
 RATE = 16000
 N = 2048

@@ -23,8 +23,8 @@ def bundle(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Pack records (checked first), labels and the environment into a submission bundle."""
-    from ecoscore.bundle import BundleError, write_bundle
     from ecoscore.errors import EXIT_INPUT
+    from ecoscore.jury.bundle import BundleError, write_bundle
 
     if out.suffix.lower() != ".zip":
         print(f"ecoscore: error: {out}: a bundle is a .zip file")

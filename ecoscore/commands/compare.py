@@ -12,13 +12,13 @@ import typer
 from ecoscore.errors import EXIT_INPUT, EXIT_NOT_ELIGIBLE, EXIT_OK
 
 if TYPE_CHECKING:
-    from ecoscore.compare import Comparison, Row
+    from ecoscore.jury.compare import Comparison, Row
 
 #: Some submission fails the jury policy (same code as verify's "not eligible").
 
 
 def _write_text(path: Path, text: str) -> None:
-    from runners.record import write_atomic
+    from ecoscore.record import write_atomic
 
     write_atomic(path, text.encode("utf-8"))
     print(f"wrote {path}", file=sys.stderr)
@@ -59,7 +59,7 @@ def _print_tables(comparison: Comparison) -> None:
 
 
 def _label_drawer(scale_version: str):  # noqa: ANN202 - a callable for report_html
-    from ecoscore.bundle import label_svg
+    from ecoscore.jury.bundle import label_svg
 
     def draw(row: Row) -> bytes | None:
         return label_svg(row.record, scale_version)
@@ -68,9 +68,9 @@ def _label_drawer(scale_version: str):  # noqa: ANN202 - a callable for report_h
 
 
 def _write_plots(comparison: Comparison, plot: Path) -> None:
-    from ecoscore.pareto import pareto_figure_bytes
-    from ecoscore.report_html import pareto_points
-    from runners.record import write_atomic
+    from ecoscore.record import write_atomic
+    from ecoscore.reports.pareto import pareto_figure_bytes
+    from ecoscore.reports.report_html import pareto_points
 
     fmt = "svg" if plot.suffix.lower() == ".svg" else "png"
     names = comparison.workloads()
@@ -110,10 +110,10 @@ def compare(
     title: Annotated[str, typer.Option(help="Title of the HTML report.")] = "ecoscore comparison",
 ) -> None:
     """Compare records: grade, relative rank, flags, Pareto front; optional jury policy."""
-    from ecoscore.compare import build_comparison, iter_entries, to_latex, to_markdown
-    from ecoscore.policy import PolicyError, evaluate, load_policy
-    from ecoscore.scale import DEFAULT_SCALE_VERSION, ScaleError, load_scale
-    from ecoscore.trust import TrustedKeys, TrustError, load_trusted_keys
+    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, ScaleError, load_scale
+    from ecoscore.jury.compare import build_comparison, iter_entries, to_latex, to_markdown
+    from ecoscore.jury.policy import PolicyError, evaluate, load_policy
+    from ecoscore.jury.trust import TrustedKeys, TrustError, load_trusted_keys
 
     try:
         pol = load_policy(policy) if policy else None
@@ -151,7 +151,7 @@ def compare(
     if plot:
         _write_plots(comparison, plot)
     if html:
-        from ecoscore.report_html import render_report
+        from ecoscore.reports.report_html import render_report
 
         drawer = _label_drawer(scale_obj.version) if labels else None
         _write_text(html, render_report(comparison, title, verdicts, pol, drawer))

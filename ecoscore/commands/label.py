@@ -23,11 +23,11 @@ def label(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Grade a record and draw its label (one drawing, saved as SVG and/or PNG)."""
-    from ecoscore.grade import grade_record
-    from ecoscore.indicators import compute_indicators
-    from ecoscore.label import FORMATS, LabelError, draw_label, save_label
-    from ecoscore.scale import load_scale
-    from runners.record import load_record
+    from ecoscore.grading.grade import grade_record
+    from ecoscore.grading.indicators import compute_indicators
+    from ecoscore.grading.scale import load_scale
+    from ecoscore.record import load_record
+    from ecoscore.reports.label import FORMATS, LabelError, draw_label, save_label
 
     try:
         bad = [p for p in out if p.suffix.lower() not in FORMATS]

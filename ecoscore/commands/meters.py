@@ -14,7 +14,7 @@ def meters(
     from rich.console import Console
     from rich.table import Table
 
-    from runners.meters.registry import available_meters, make_meter
+    from ecoscore.runners.meters.registry import available_meters, make_meter
 
     table = Table(title="ecoscore meters")
     for col in ("meter", "available", "kind", "what"):

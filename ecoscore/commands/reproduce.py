@@ -36,11 +36,11 @@ def reproduce(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Replicate a run here; print the comparison and write a replication record."""
-    from ecoscore.replicate import ReplicationError, engine_options, find_model_file, replicate
-    from runners.device import describe_device
-    from runners.engines.registry import make_engine
-    from runners.meters.registry import make_meter
-    from runners.record import load_record, save_record
+    from ecoscore.jury.replicate import ReplicationError, engine_options, find_model_file, replicate
+    from ecoscore.record import load_record, save_record
+    from ecoscore.runners.device import describe_device
+    from ecoscore.runners.engines.registry import make_engine
+    from ecoscore.runners.meters.registry import make_meter
 
     try:
         original = load_record(record)

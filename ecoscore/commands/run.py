@@ -54,7 +54,7 @@ def run(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Run workloads with the measurement loop and write run records to OUT/runs/."""
-    from ecoscore.run_session import RunOptions, run_many
+    from ecoscore.session import RunOptions, run_many
 
     opts = RunOptions(
         workloads=list(workload or []),

@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from ecoscore.grade import Grade
-    from ecoscore.indicators import Indicators
-    from runners.record import RunRecord
+    from ecoscore.grading.grade import Grade
+    from ecoscore.grading.indicators import Indicators
+    from ecoscore.record import RunRecord
 
 
 def fail_scoring(e: BaseException, debug: bool) -> NoReturn:
     """One line and a documented exit code (docs/errors.md) for errors of grading."""
-    from ecoscore.carbon import CarbonDataError
-    from ecoscore.embodied import EmbodiedDataError
     from ecoscore.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_USAGE, fail
-    from ecoscore.indicators import IndicatorError
-    from ecoscore.label import LabelError
-    from ecoscore.scale import ScaleError
+    from ecoscore.grading.carbon import CarbonDataError
+    from ecoscore.grading.embodied import EmbodiedDataError
+    from ecoscore.grading.indicators import IndicatorError
+    from ecoscore.grading.scale import ScaleError
+    from ecoscore.reports.label import LabelError
 
     if debug:
         raise e
@@ -59,7 +59,7 @@ def energy_ranks(grades: list[Grade]) -> list[str]:
 def _detail_lines(record: RunRecord, grade: Grade, ind: Indicators) -> list[str]:
     from rich.markup import escape as x
 
-    from ecoscore.indicators import format_quantity as q
+    from ecoscore.grading.indicators import format_quantity as q
 
     lines = [
         f"[bold]{x(record.model.name)}[/bold] on {x(record.device.name)} "
@@ -148,10 +148,10 @@ def score(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Grade run records on a versioned scale and show the indicators beside the grade."""
-    from ecoscore.grade import grade_record
-    from ecoscore.indicators import compute_indicators
-    from ecoscore.scale import load_scale
-    from runners.record import load_record
+    from ecoscore.grading.grade import grade_record
+    from ecoscore.grading.indicators import compute_indicators
+    from ecoscore.grading.scale import load_scale
+    from ecoscore.record import load_record
 
     try:
         the_scale = load_scale(scale)
@@ -204,8 +204,8 @@ def _print_tables(
     from rich.markup import escape
     from rich.table import Table
 
-    from ecoscore.grade import PROVISIONAL_NOTE
-    from ecoscore.indicators import format_quantity as q
+    from ecoscore.grading.grade import PROVISIONAL_NOTE
+    from ecoscore.grading.indicators import format_quantity as q
 
     console = Console()
     table = Table(title=f"ecoscore grades (scale {version})")

@@ -20,8 +20,8 @@ def keys(
     ] = "my lab",
 ) -> None:
     """Create an ed25519 key pair for signing records."""
-    from ecoscore.signing import SigningError, generate_key_pair
-    from ecoscore.trust import trusted_keys_toml
+    from ecoscore.jury.signing import SigningError, generate_key_pair
+    from ecoscore.jury.trust import trusted_keys_toml
 
     try:
         key_path, pub_path, public_b64 = generate_key_pair(out)
@@ -43,8 +43,8 @@ def sign(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Sign a record: the signature covers its record_id (the hash of its content)."""
-    from ecoscore.signing import SigningError, load_private_key, record_bytes, sign_record
-    from runners.record import IntegrityError, load_record, write_atomic
+    from ecoscore.jury.signing import SigningError, load_private_key, record_bytes, sign_record
+    from ecoscore.record import IntegrityError, load_record, write_atomic
 
     try:
         rec = load_record(record)

@@ -18,8 +18,8 @@ import typer
 from ecoscore.errors import EXIT_INPUT, EXIT_INTEGRITY, EXIT_NOT_ELIGIBLE, EXIT_OK
 
 if TYPE_CHECKING:
-    from ecoscore.compare import Entry
-    from ecoscore.trust import TrustedKeys
+    from ecoscore.jury.compare import Entry
+    from ecoscore.jury.trust import TrustedKeys
 
 #: A record is below its workload's quality gate (not eligible for a grade).
 
@@ -38,8 +38,8 @@ class VerifyResult:
 def verify_entry(
     entry: Entry, trusted: TrustedKeys | None, require_signature: bool
 ) -> VerifyResult:
-    from ecoscore.grade import quality_gate_reason
-    from ecoscore.signing import check_signature
+    from ecoscore.grading.grade import quality_gate_reason
+    from ecoscore.jury.signing import check_signature
 
     if entry.integrity_failed:
         return VerifyResult(entry.source, False, EXIT_INTEGRITY, str(entry.error))
@@ -86,8 +86,8 @@ def verify(
     ] = None,
 ) -> None:
     """Check records: schema, integrity (record_id), signature and quality gate."""
-    from ecoscore.compare import iter_entries
-    from ecoscore.trust import TrustError, load_trusted_keys
+    from ecoscore.jury.compare import iter_entries
+    from ecoscore.jury.trust import TrustError, load_trusted_keys
 
     trusted = None
     if trusted_keys is not None:

@@ -10,7 +10,7 @@ def workloads() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks.registry import get_workload, workload_names
+    from ecoscore.benchmarks.registry import get_workload, workload_names
 
     table = Table(title="ecoscore workloads")
     for col in ("workload", "version", "task", "metric", "gate", "input", "data"):

@@ -1,4 +1,5 @@
-"""Recipe for the anomaly-machine reference models; run ``python -m models.anomaly_machine.train``.
+"""Recipe for the anomaly-machine reference models:
+``python -m ecoscore.models.anomaly_machine.train``.
 
 Both models take the workload's 128 log band powers and return one anomaly score per clip
 (shape (batch,)), computed inside the graph, with every constant folded in:
@@ -26,12 +27,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from ecoscore.benchmarks.anomaly_machine import N_FEATURES, AnomalyMachine
+from ecoscore.benchmarks.metrics import roc_auc
+from ecoscore.benchmarks.vibration import FAULT_TYPES
 from sklearn.decomposition import PCA
 from torch import nn
-
-from benchmarks.anomaly_machine import N_FEATURES, AnomalyMachine
-from benchmarks.metrics import roc_auc
-from benchmarks.vibration import FAULT_TYPES
 
 HERE = Path(__file__).resolve().parent
 SEED = 1234

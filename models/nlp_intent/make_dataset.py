@@ -10,7 +10,7 @@ varied capitals and end punctuation. A fixed seed makes the output identical on 
 Near-duplicates (same text once lower-cased, accent-folded and stripped of punctuation)
 are kept once, so no evaluation utterance appears, even re-punctuated, in the training split.
 
-    python -m models.nlp_intent.make_dataset
+    python -m ecoscore.models.nlp_intent.make_dataset
 """
 
 from __future__ import annotations

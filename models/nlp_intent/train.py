@@ -10,7 +10,7 @@ Each model is exported to ONNX (opset 18, dynamic batch) and to a torch.export a
 (.pt2, dynamic batch); both are evaluated on the evaluation split through onnxruntime and
 through torch.export.load, per language and overall, and manifest.json is written.
 
-    python -m models.nlp_intent.train
+    python -m ecoscore.models.nlp_intent.train
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ecoscore.benchmarks.metrics import macro_f1
+from ecoscore.benchmarks.nlp_intent import FEATURE_DIM, INTENTS, LANGUAGES, NlpIntent
 from torch import nn
-
-from benchmarks.metrics import macro_f1
-from benchmarks.nlp_intent import FEATURE_DIM, INTENTS, LANGUAGES, NlpIntent
 
 OUT_DIR = Path(__file__).resolve().parent
 SEED = 0

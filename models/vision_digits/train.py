@@ -1,6 +1,6 @@
 """Training recipe for the vision-digits reference models; writes every committed artefact.
 
-    python -m models.vision_digits.train [--out DIR]
+    python -m ecoscore.models.vision_digits.train [--out DIR]
 
 Two models, both trained on the workload's fixed training split only:
 - ``digits-cnn`` (role "reference"): a small CNN (two 3x3 convolutions, one max-pool, two
@@ -31,10 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ecoscore.benchmarks.base import Split
+from ecoscore.benchmarks.vision_digits import VisionDigits
 from torch import nn
-
-from benchmarks.base import Split
-from benchmarks.vision_digits import VisionDigits
 
 HERE = Path(__file__).resolve().parent
 SEED = 0
@@ -251,7 +250,7 @@ def write_card(out: Path, rows: list[dict[str, object]], models: dict[str, Train
     c, b = r["digits-cnn"], r["digits-logreg"]
     text = f"""# Model cards: vision-digits
 
-Both models are made by `python -m models.vision_digits.train` (this folder's `train.py`)
+Both models are made by `python -m ecoscore.models.vision_digits.train` (this folder's `train.py`)
 from the vision-digits 1.0 training split (1258 images, stratified, fixed seed) and nothing
 else. Input `input`: float32 (batch, 1, 8, 8), pixels / 16 in [0, 1]. Output `logits`:
 (batch, 10). Exported to ONNX (opset {OPSET}, dynamo exporter) and to a torch.export archive

@@ -4,7 +4,7 @@
 # For each workload: torch on CUDA in fp32 and fp16 with the NVML meter, then onnxruntime on
 # the host CPU (meter auto: RAPL where readable, else the CodeCarbon estimate, said so).
 # An nvidia-smi power log runs beside the GPU runs for the cross-check
-# (python -m runners.crosscheck RECORD LOG).
+# (python -m ecoscore.runners.crosscheck RECORD LOG).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT_DIR=${OUT_DIR:-results/reference}

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from runners.engines.base import Engine, EngineError, EngineInfo
-from runners.model_files import check_onnx_file
+from ecoscore.runners.engines.base import Engine, EngineError, EngineInfo
+from ecoscore.runners.model_files import check_onnx_file
 
 _OPT_LEVELS = {
     "disable": "ORT_DISABLE_ALL",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runners.engines.base import Engine, EngineError
+from ecoscore.runners.engines.base import Engine, EngineError
 
 ENGINES = ("onnxruntime", "torch")
 
@@ -18,23 +18,23 @@ def make_engine(name: str, device: str = "cpu", **options: Any) -> Engine:
         return _onnxruntime(device, **options)
     if name == "torch":
         if device == "cpu":
-            from runners.engines.torch_cpu import TorchEngine
+            from ecoscore.runners.engines.torch_cpu import TorchEngine
 
             return TorchEngine(**options)
         if device.startswith("cuda"):
-            from runners.engines.torch_cuda import TorchCudaEngine
+            from ecoscore.runners.engines.torch_cuda import TorchCudaEngine
 
             return TorchCudaEngine(device=device, **options)
         raise EngineError(f"torch engine: unknown device {device!r} (cpu, cuda, cuda:N)")
     if name == "tensorrt":
-        from runners.engines.tensorrt_engine import TensorRTEngine
+        from ecoscore.runners.engines.tensorrt_engine import TensorRTEngine
 
         return TensorRTEngine(device=device, **options)
     raise EngineError(f"unknown engine {name!r}; known engines: {', '.join(ENGINES)}, tensorrt")
 
 
 def _onnxruntime(device: str, **options: Any) -> Engine:
-    from runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+    from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
 
     if device == "cpu":
         return OnnxRuntimeCpuEngine(**options)

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from benchmarks.base import array_sha256, file_sha256
-from runners.engines.base import Engine, EngineError, EngineInfo, EngineUnavailable
-from runners.model_files import check_onnx_file
+from ecoscore.benchmarks.base import array_sha256, file_sha256
+from ecoscore.runners.engines.base import Engine, EngineError, EngineInfo, EngineUnavailable
+from ecoscore.runners.model_files import check_onnx_file
 
 PRECISIONS = ("fp32", "fp16", "int8")
 INSTALL_HINT = "tensorrt is not installed: pip install tensorrt (needs an NVIDIA GPU)"
@@ -243,7 +242,7 @@ class TensorRTEngine(Engine):
         tf32: bool = False,
     ) -> None:
         self.trt = import_tensorrt()
-        from runners.engines.torch_cpu import import_torch
+        from ecoscore.runners.engines.torch_cpu import import_torch
 
         torch = import_torch()
         self.torch = torch

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from runners.engines.base import Engine, EngineError, EngineInfo, EngineUnavailable
-from runners.model_files import check_pt2_file
+from ecoscore.runners.engines.base import Engine, EngineError, EngineInfo, EngineUnavailable
+from ecoscore.runners.model_files import check_pt2_file
 
 
 def import_torch() -> Any:

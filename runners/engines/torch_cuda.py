@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from runners.engines.base import EngineError, EngineInfo, EngineUnavailable
-from runners.engines.torch_cpu import TorchEngine
+from ecoscore.runners.engines.base import EngineError, EngineInfo, EngineUnavailable
+from ecoscore.runners.engines.torch_cpu import TorchEngine
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 

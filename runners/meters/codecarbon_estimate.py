@@ -18,7 +18,14 @@ import logging
 import os
 import time
 
-from runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading, sysfs_path
+from ecoscore.runners.meters.base import (
+    Measurement,
+    Meter,
+    MeterError,
+    MeterInfo,
+    WindowReading,
+    sysfs_path,
+)
 
 #: CodeCarbon's load model: a floor of 10 % of TDP plus a cubic term in utilisation.
 IDLE_FRACTION = 0.1

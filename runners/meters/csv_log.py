@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
-from runners.meters.base import integrate_window as integrate_samples
+from ecoscore.runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
+from ecoscore.runners.meters.base import integrate_window as integrate_samples
 
 DEFAULT_BOUNDARY = "wall"
 #: How long end_window waits for the logger to write a sample past the window's end.

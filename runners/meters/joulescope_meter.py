@@ -15,8 +15,7 @@ import time
 from typing import Any
 
 import numpy as np
-
-from runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
+from ecoscore.runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
 
 DEFAULT_BOUNDARY = "device-input"
 #: Statistics rate requested from the instrument (the driver's default is 2 Hz).

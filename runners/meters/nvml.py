@@ -22,7 +22,7 @@ import time
 from types import ModuleType
 from typing import Any
 
-from runners.meters.base import (
+from ecoscore.runners.meters.base import (
     Measurement,
     Meter,
     MeterError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
+from ecoscore.runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
 
 UNCERTAINTY_REL = 0.05
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runners.meters.base import (
+from ecoscore.runners.meters.base import (
     Measurement,
     Meter,
     MeterError,

@@ -23,8 +23,8 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from runners.meters.base import Measurement, MeterError, MeterInfo, SampledPowerMeter
-from runners.meters.jetson import board_model
+from ecoscore.runners.meters.base import Measurement, MeterError, MeterInfo, SampledPowerMeter
+from ecoscore.runners.meters.jetson import board_model
 
 COMMAND = ("vcgencmd", "pmic_read_adc")
 _LINE_RE = re.compile(

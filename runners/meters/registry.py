@@ -18,15 +18,15 @@ import importlib.util
 import re
 from dataclasses import dataclass
 
-from runners.meters.base import Meter, MeterError
-from runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
-from runners.meters.csv_log import CsvPowerLogMeter
-from runners.meters.jetson import JetsonMeter, is_jetson, jetson_status
-from runners.meters.joulescope_meter import JoulescopeMeter
-from runners.meters.nvml import cuda_index_to_nvml, nvml_status, open_nvml_meter
-from runners.meters.pyjoules_meter import PyJoulesMeter
-from runners.meters.rapl import DOMAIN_SETS, RaplMeter, RaplPermissionError, rapl_status
-from runners.meters.raspberry_pi import RaspberryPiPmicMeter, is_raspberry_pi_5, rpi_status
+from ecoscore.runners.meters.base import Meter, MeterError
+from ecoscore.runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
+from ecoscore.runners.meters.csv_log import CsvPowerLogMeter
+from ecoscore.runners.meters.jetson import JetsonMeter, is_jetson, jetson_status
+from ecoscore.runners.meters.joulescope_meter import JoulescopeMeter
+from ecoscore.runners.meters.nvml import cuda_index_to_nvml, nvml_status, open_nvml_meter
+from ecoscore.runners.meters.pyjoules_meter import PyJoulesMeter
+from ecoscore.runners.meters.rapl import DOMAIN_SETS, RaplMeter, RaplPermissionError, rapl_status
+from ecoscore.runners.meters.raspberry_pi import RaspberryPiPmicMeter, is_raspberry_pi_5, rpi_status
 
 SPECS = (
     "auto",

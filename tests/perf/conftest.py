@@ -48,7 +48,7 @@ def perf_model() -> tuple[str, Path]:
 
 @pytest.fixture(scope="session")
 def perf_engine(perf_model: tuple[str, Path]) -> Iterator[object]:
-    from runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+    from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
 
     engine = OnnxRuntimeCpuEngine(intra_op_threads=1)
     engine.load(perf_model[1])
@@ -58,7 +58,7 @@ def perf_engine(perf_model: tuple[str, Path]) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def perf_inputs(perf_model: tuple[str, Path]) -> np.ndarray:
-    from benchmarks.registry import get_workload
+    from ecoscore.benchmarks.registry import get_workload
 
     return get_workload(perf_model[0]).eval_split().x
 

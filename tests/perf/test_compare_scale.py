@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from runners.record import content_hash, save_record
+from ecoscore.record import content_hash, save_record
 from tests.perf.conftest import REPO
 from tests.perf.figures import report
 from tests.record_factory import make_record

@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 import pytest
+from ecoscore.runners.engines.base import Engine, EngineInfo
+from ecoscore.runners.loop import _offline_window, _single_stream_window
 
-from runners.engines.base import Engine, EngineInfo
-from runners.loop import _offline_window, _single_stream_window
 from tests.perf.conftest import make_batches
 from tests.perf.figures import PairedReference, median, report
 

@@ -55,7 +55,7 @@ def measure_thread(benchmark, meter, thread, name: str) -> None:
 
 @pytest.mark.benchmark(group="meter cost")
 def test_jetson_sampler_cpu_share(benchmark, tmp_path, monkeypatch):
-    from runners.meters.jetson import DEFAULT_PERIOD_S, JetsonMeter
+    from ecoscore.runners.meters.jetson import DEFAULT_PERIOD_S, JetsonMeter
 
     write_device_tree_model(tmp_path, "NVIDIA Jetson Orin Nano Developer Kit")
     make_jetson_hwmon(tmp_path, {"VDD_IN": (5000, 1200), "VDD_CPU_GPU_CV": (5000, 400)})
@@ -72,7 +72,7 @@ def test_jetson_sampler_cpu_share(benchmark, tmp_path, monkeypatch):
 
 @pytest.mark.benchmark(group="meter cost")
 def test_rapl_accumulator_cpu_share(benchmark, tmp_path, monkeypatch):
-    from runners.meters.rapl import RaplMeter
+    from ecoscore.runners.meters.rapl import RaplMeter
 
     make_powercap(tmp_path, [RaplZone("intel-rapl:0", "package-0")])
     monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(tmp_path))

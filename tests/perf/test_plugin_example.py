@@ -1,9 +1,9 @@
 """Example: a researcher's pytest-benchmark test with ecoscore's ``eco_benchmark`` fixture.
 
-    pytest -p runners.pytest_plugin tests/perf/test_plugin_example.py --benchmark-only \
+    pytest -p ecoscore.runners.pytest_plugin tests/perf/test_plugin_example.py --benchmark-only \
         --benchmark-json out.json --eco-meter auto --eco-record-dir results
 
-(``-p runners.pytest_plugin`` is not needed once ecoscore is installed with its pytest11
+(``-p ecoscore.runners.pytest_plugin`` is not needed once ecoscore is installed with its pytest11
 entry point; the ``--eco-*`` options need the plugin loaded at start-up either way.)
 
 ``out.json`` then holds ``joules_per_call`` and the meter's boundary and MEASURED/ESTIMATED
@@ -20,8 +20,8 @@ import numpy as np
 from tests.perf.conftest import make_batches
 
 # once ecoscore is installed, its pytest11 entry point loads the plugin; before that, here
-if not any(ep.value == "runners.pytest_plugin" for ep in entry_points(group="pytest11")):
-    pytest_plugins = ["runners.pytest_plugin"]
+if not any(ep.value == "ecoscore.runners.pytest_plugin" for ep in entry_points(group="pytest11")):
+    pytest_plugins = ["ecoscore.runners.pytest_plugin"]
 
 
 def test_digits_model_joules_per_call(eco_benchmark, perf_engine, perf_inputs, perf_model):
@@ -33,7 +33,7 @@ def test_digits_model_joules_per_call(eco_benchmark, perf_engine, perf_inputs, p
     if info["window_valid"]:
         assert info["joules_per_call"] > 0
     if eco_benchmark.session.record_dir is not None:
-        from benchmarks.registry import get_workload
+        from ecoscore.benchmarks.registry import get_workload
 
         split = get_workload(perf_model[0]).eval_split()
         pred = np.concatenate(

@@ -8,7 +8,7 @@ signature::
 
 The signature is stored in the record's ``signature`` field, which the content hash leaves
 out, so signing does not change the record_id. A signature proves who vouched for the
-content; whether that someone is trusted is a separate question (ecoscore.trust).
+content; whether that someone is trusted is a separate question (ecoscore.jury.trust).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ecoscore.trust import TrustedKeys, TrustError, decode_public_key, key_id_of
-from runners.record import RunRecord, Signature, write_atomic
+from ecoscore.jury.trust import TrustedKeys, TrustError, decode_public_key, key_id_of
+from ecoscore.record import RunRecord, Signature, write_atomic
 
 SIGNATURE_DOMAIN = b"ecoscore-record-v1:"
 PRIVATE_KEY_SUFFIX = ".key"
@@ -175,7 +175,7 @@ def check_signature(record: RunRecord, trusted: TrustedKeys | None) -> Signature
 
 
 def record_bytes(record: RunRecord) -> bytes:
-    """The JSON file form of a record (as runners.record.save_record writes it)."""
+    """The JSON file form of a record (as ecoscore.record.save_record writes it)."""
     import json
 
     return json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False).encode() + b"\n"

@@ -10,9 +10,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ecoscore.carbon import DEFAULT_LOCATION, J_PER_KWH, GridIntensity, grid_intensity
-from ecoscore.embodied import EmbodiedShare, EmbodiedTable, embodied_share, load_embodied_table
-from runners.record import RunRecord
+from ecoscore.grading.carbon import DEFAULT_LOCATION, J_PER_KWH, GridIntensity, grid_intensity
+from ecoscore.grading.embodied import (
+    EmbodiedShare,
+    EmbodiedTable,
+    embodied_share,
+    load_embodied_table,
+)
+from ecoscore.record import RunRecord
 
 DAYS_PER_YEAR = 365.25
 #: Volumes shown in the projection, as multiples of the declared query rate (rebound effect).

@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from ecoscore.scale import CLASSES, WorkloadScale
-from runners.record import Stat
+from ecoscore.grading.scale import CLASSES, WorkloadScale
+from ecoscore.record import Stat
 
 _STD_NORMAL = NormalDist()
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from runners.record import RecordError, RunRecord, load_record, parse_record, write_atomic
+from ecoscore.record import RecordError, RunRecord, load_record, parse_record, write_atomic
 
 BUNDLE_FORMAT = "ecoscore-bundle"
 BUNDLE_VERSION = 1
@@ -105,13 +105,13 @@ def environment_description() -> dict[str, Any]:
 
 
 def label_svg(record: RunRecord, scale_version: str | None = None) -> bytes:
-    """The eco-score label of ``record`` as SVG bytes (ecoscore.label)."""
+    """The eco-score label of ``record`` as SVG bytes (ecoscore.reports.label)."""
     import tempfile
 
-    from ecoscore.grade import grade_record
-    from ecoscore.indicators import compute_indicators
-    from ecoscore.label import draw_label, save_label
-    from ecoscore.scale import DEFAULT_SCALE_VERSION, load_scale
+    from ecoscore.grading.grade import grade_record
+    from ecoscore.grading.indicators import compute_indicators
+    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, load_scale
+    from ecoscore.reports.label import draw_label, save_label
 
     scale = load_scale(scale_version or DEFAULT_SCALE_VERSION)
     grade = grade_record(record, scale)

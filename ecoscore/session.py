@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from benchmarks.base import Workload, WorkloadError
-from runners.record import RunRecord, save_record
+from ecoscore.benchmarks.base import Workload, WorkloadError
+from ecoscore.record import RunRecord, save_record
 
 console = Console(stderr=True)
 
@@ -76,9 +76,9 @@ class ResolvedModel:
 
 
 def resolve_model(wl: Workload, opts: RunOptions) -> ResolvedModel:
-    from models.registry import ModelNotFound, find_by_file, reference_model
-    from runners.engines.registry import engine_for_format
-    from runners.model_files import model_format
+    from ecoscore.models.registry import ModelNotFound, find_by_file, reference_model
+    from ecoscore.runners.engines.registry import engine_for_format
+    from ecoscore.runners.model_files import model_format
 
     if opts.model is not None:
         if opts.baseline:
@@ -108,11 +108,11 @@ def _install_sigterm() -> None:
 
 
 def run_many(opts: RunOptions) -> list[Path]:
-    from benchmarks.registry import DEFAULT_WORKLOADS, get_workload
-    from runners.benchmark import RunRequest, run_benchmark
-    from runners.device import describe_device
-    from runners.engines.registry import make_engine
-    from runners.meters.registry import make_meter
+    from ecoscore.benchmarks.registry import DEFAULT_WORKLOADS, get_workload
+    from ecoscore.runners.benchmark import RunRequest, run_benchmark
+    from ecoscore.runners.device import describe_device
+    from ecoscore.runners.engines.registry import make_engine
+    from ecoscore.runners.meters.registry import make_meter
 
     _install_sigterm()
     names = opts.workloads or list(DEFAULT_WORKLOADS)
@@ -196,7 +196,7 @@ def _options_for(wl: Workload, rm: ResolvedModel, opts: RunOptions) -> dict[str,
 def _gpu_details(device: str) -> dict[str, object]:
     if not device.startswith("cuda"):
         return {}
-    from runners.gpu_info import describe_nvidia_gpu
+    from ecoscore.runners.gpu_info import describe_nvidia_gpu
 
     return describe_nvidia_gpu(int(device.partition(":")[2] or 0))
 

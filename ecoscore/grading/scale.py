@@ -4,7 +4,7 @@ A scale is a TOML file ``ecoscore/scales/<version>.toml`` (see docs/METHODOLOGY.
 thresholds are written out in the file and checked here against the rule that derives them
 from each workload's reference point, so a hand edit that breaks the rule is caught.
 
-``python -m ecoscore.scale derive 2e-4`` prints the bounds for a new reference point.
+``python -m ecoscore.grading.scale derive 2e-4`` prints the bounds for a new reference point.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecoscore.toml_files import read_toml
+from ecoscore.files import read_toml
 
-SCALES_DIR = Path(__file__).resolve().parent / "scales"
+SCALES_DIR = Path(__file__).resolve().parents[1] / "scales"
 DEFAULT_SCALE_VERSION = "2026.1"
 CLASSES: tuple[str, ...] = ("A", "B", "C", "D", "E")
 #: Written bounds may differ from the derived ones by this much (rounding to 3 figures).
@@ -201,7 +201,7 @@ def _parse_workload(name: str, table: Any, per_decade: int, where: str) -> Workl
 
 def _main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "derive":
-        print("usage: python -m ecoscore.scale derive REFERENCE_J", file=sys.stderr)
+        print("usage: python -m ecoscore.grading.scale derive REFERENCE_J", file=sys.stderr)
         return 2
     try:
         ref = float(argv[1])

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ecoscore.grade import Grade, grade_record
-from ecoscore.replicate import ReplicationReport, compare_runs
-from ecoscore.scale import CLASSES, Scale
-from ecoscore.signing import SignatureCheck, check_signature
-from ecoscore.trust import TrustedKeys
-from runners.record import IntegrityError, RecordError, RunRecord, load_record
+from ecoscore.grading.grade import Grade, grade_record
+from ecoscore.grading.scale import CLASSES, Scale
+from ecoscore.jury.replicate import ReplicationReport, compare_runs
+from ecoscore.jury.signing import SignatureCheck, check_signature
+from ecoscore.jury.trust import TrustedKeys
+from ecoscore.record import IntegrityError, RecordError, RunRecord, load_record
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,7 +81,7 @@ def entry_from_file(path: Path, submission: str | None = None) -> Entry:
 
 
 def _entries_from_bundle(path: Path) -> Iterator[Entry]:
-    from ecoscore.bundle import BundleError, BundleIntegrityError, read_bundle
+    from ecoscore.jury.bundle import BundleError, BundleIntegrityError, read_bundle
 
     try:
         bundle = read_bundle(path)

@@ -15,9 +15,9 @@ import html
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ecoscore.compare import COLUMNS, FLAGS, Comparison, Row
-from ecoscore.pareto import Point, pareto_figure_bytes, pareto_front
-from ecoscore.policy import Policy, Verdict
+from ecoscore.jury.compare import COLUMNS, FLAGS, Comparison, Row
+from ecoscore.jury.policy import Policy, Verdict
+from ecoscore.reports.pareto import Point, pareto_figure_bytes, pareto_front
 
 METHODOLOGY_HREF = "docs/METHODOLOGY.md"
 TABLE_COLUMNS = tuple(c for c in COLUMNS if c not in ("workload", "source"))

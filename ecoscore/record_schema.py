@@ -1,11 +1,12 @@
-"""Write the run record's JSON Schema to docs/record.schema.json: python -m runners.record_schema"""
+"""Write the run record's JSON Schema to docs/record.schema.json:
+``python -m ecoscore.record_schema``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from runners.record import json_schema, write_atomic
+from ecoscore.record import json_schema, write_atomic
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "record.schema.json"
 

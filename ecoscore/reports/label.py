@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ecoscore.grade import Grade
-from ecoscore.indicators import Indicators, format_quantity
-from ecoscore.scale import CLASSES, WorkloadScale
-from runners.record import RunRecord, write_atomic
+from ecoscore.grading.grade import Grade
+from ecoscore.grading.indicators import Indicators, format_quantity
+from ecoscore.grading.scale import CLASSES, WorkloadScale
+from ecoscore.record import RunRecord, write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -4,7 +4,7 @@ the result agrees with the original within tolerances.
 Tolerances depend on the hardware. On the same hardware (same device name and CPU model)
 the replication must agree tightly; on other hardware only loosely, and the report says
 so. Relative quantities (latency, energy) are compared as a ratio, both ways, and the
-allowed ratio widens with the spread of the repeats of both runs (ecoscore.uncertainty).
+allowed ratio widens with the spread of the repeats of both runs (ecoscore.grading.uncertainty).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.base import Workload
-from ecoscore.uncertainty import repeats_log_sigma
-from runners.engines.base import Engine
-from runners.meters.base import Meter
-from runners.record import DeviceRef, RunRecord, Stat
+from ecoscore.benchmarks.base import Workload
+from ecoscore.grading.uncertainty import repeats_log_sigma
+from ecoscore.record import DeviceRef, RunRecord, Stat
+from ecoscore.runners.engines.base import Engine
+from ecoscore.runners.meters.base import Meter
 
 
 class ReplicationError(Exception):
@@ -183,7 +183,7 @@ def compare_runs(original: RunRecord, replication: RunRecord) -> ReplicationRepo
 def find_model_file(record: RunRecord, model: Path | None) -> Path:
     """The model file to re-run: ``model`` (its sha256 must match the record) or a reference
     model under models/ with the recorded sha256."""
-    from benchmarks.base import file_sha256
+    from ecoscore.benchmarks.base import file_sha256
 
     want = record.model.sha256
     if model is not None:
@@ -197,7 +197,7 @@ def find_model_file(record: RunRecord, model: Path | None) -> Path:
                 f"({record.model.file_name}); refusing to replicate with another model"
             )
         return model
-    from models.registry import MODELS_DIR
+    from ecoscore.models.registry import MODELS_DIR
 
     for manifest in sorted(MODELS_DIR.glob("*/manifest.json")):
         doc = json.loads(manifest.read_text())
@@ -277,8 +277,8 @@ def replicate(
 ) -> tuple[RunRecord, ReplicationReport]:
     """Re-run ``original``'s workload with the given model file, engine and meter (same
     quick setting and repeats), then compare."""
-    from benchmarks.registry import get_workload
-    from runners.benchmark import RunRequest, run_benchmark
+    from ecoscore.benchmarks.registry import get_workload
+    from ecoscore.runners.benchmark import RunRequest, run_benchmark
 
     if original.workload.data_source != "bundled":
         raise ReplicationError(

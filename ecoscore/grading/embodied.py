@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ecoscore.toml_files import read_toml
+from ecoscore.files import read_toml
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_TABLE_VERSION = "2026.1"
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 _STATUSES = ("published", "proxy", "none")

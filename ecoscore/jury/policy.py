@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecoscore.compare import Comparison, Entry, Row
-from ecoscore.scale import CLASSES, DEFAULT_SCALE_VERSION
-from ecoscore.toml_files import read_toml
-from ecoscore.trust import TrustedKeys, TrustError, parse_keys
+from ecoscore.files import read_toml
+from ecoscore.grading.scale import CLASSES, DEFAULT_SCALE_VERSION
+from ecoscore.jury.compare import Comparison, Entry, Row
+from ecoscore.jury.trust import TrustedKeys, TrustError, parse_keys
 
 HARDWARE_CLASSES = ("cpu", "gpu", "board")
 

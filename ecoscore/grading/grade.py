@@ -4,7 +4,7 @@ Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
 1. the scale has thresholds for the record's workload;
 2. the quality reaches the workload's gate (else: not eligible, no grade);
 3. the single-stream scenario has a valid energy per inference;
-4. the class of the median, and the probability of each class (ecoscore.uncertainty).
+4. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
 An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable.
 """
 
@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ecoscore.scale import Scale
-from ecoscore.uncertainty import (
+from ecoscore.grading.scale import Scale
+from ecoscore.grading.uncertainty import (
     class_probabilities,
     combined_log_sigma,
     format_probabilities,
 )
-from runners.record import RunRecord
+from ecoscore.record import RunRecord
 
 PROVISIONAL_SUFFIX = "*"
 PROVISIONAL_NOTE = "* provisional: energy ESTIMATED, not measured; cannot be certified"

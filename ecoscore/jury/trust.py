@@ -6,7 +6,7 @@ A trusted-keys file is TOML with one ``[[keys]]`` table per key::
     name = "Lab A (2026 call)"
     public_key_b64 = "base64 of the 32-byte raw ed25519 public key"
 
-The same ``[[keys]]`` tables may appear in a jury policy file (ecoscore.policy).
+The same ``[[keys]]`` tables may appear in a jury policy file (ecoscore.jury.policy).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecoscore.toml_files import read_toml
+from ecoscore.files import read_toml
 
 ED25519_PUBLIC_KEY_BYTES = 32
 
