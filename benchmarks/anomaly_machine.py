@@ -16,6 +16,7 @@ then log10: 128 float32 features per clip.
 from __future__ import annotations
 
 import numpy as np
+
 from ecoscore.benchmarks.base import Split, TensorSpec, Workload, WorkloadInfo, array_sha256
 from ecoscore.benchmarks.vibration import FAULT_TYPES, VibrationSet, generate_set
 

@@ -15,16 +15,17 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from ecoscore.errors import InputError
 
 Task = Literal["classification", "anomaly"]
 Metric = Literal["accuracy", "macro_f1", "roc_auc"]
 
 
-class WorkloadError(Exception):
+class WorkloadError(InputError):
     """A workload cannot be used as asked (unknown name, bad data, bad model output)."""
 
 
@@ -97,14 +98,6 @@ def array_sha256(*arrays: np.ndarray) -> str:
         h.update(str(a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype).encode())
         h.update(str(a.shape).encode())
         h.update(a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
-    return h.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
     return h.hexdigest()
 
 

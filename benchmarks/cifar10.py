@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ecoscore.benchmarks.base import (
     DataFormatError,
     ScenarioDefaults,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ecoscore.benchmarks.base import DataFormatError, Split, TensorSpec, Workload, WorkloadInfo
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "nlp_intent.csv"

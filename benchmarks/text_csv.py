@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ecoscore.benchmarks.base import DataFormatError, Split, TensorSpec, Workload, WorkloadInfo
 from ecoscore.benchmarks.nlp_intent import (
     FEATURE_DIM,

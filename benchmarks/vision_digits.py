@@ -10,6 +10,7 @@ evaluation images and labels; any change to the data or the split is caught.
 from __future__ import annotations
 
 import numpy as np
+
 from ecoscore.benchmarks.base import (
     DataFormatError,
     ScenarioDefaults,

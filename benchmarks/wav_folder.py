@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ecoscore.benchmarks.anomaly_machine import FRAME, N_FEATURES, features
 from ecoscore.benchmarks.base import (
     DataFormatError,
@@ -34,8 +35,8 @@ from ecoscore.benchmarks.base import (
     TensorSpec,
     Workload,
     WorkloadInfo,
-    file_sha256,
 )
+from ecoscore.files import file_sha256
 
 SPLIT_SEED = 0
 _NORMAL_WORDS = {"normal"}

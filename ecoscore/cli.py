@@ -14,6 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    invoke_without_command=True,
 )
 
 #: Command modules; each defines ``register(app: typer.Typer) -> None``.
@@ -29,6 +30,28 @@ COMMAND_MODULES = (
     "ecoscore.commands.bundle",
     "ecoscore.commands.reproduce",
 )
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks instead of one-line errors."
+    ),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    from ecoscore.commands import common
+
+    common.DEBUG = debug
+    if version:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        try:
+            print(f"ecoscore {dist_version('ecoscore')}")
+        except PackageNotFoundError:
+            print("ecoscore (not installed: no version metadata)")
+        raise typer.Exit(0)
+
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)

@@ -11,30 +11,34 @@ Records are written atomically (temporary file, fsync, rename) as
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = "1.0"
+from ecoscore.errors import InputError, IntegrityFailure, OutputError
+from ecoscore.files import write_atomic
+
+SCHEMA_VERSION = "2.0"
+#: Versions this ecoscore reads. 1.0 records (made before engine and meter configs were
+#: recorded) are read as they are: the fields added since are absent, and their record_id is
+#: checked over the content they have.
+READABLE_VERSIONS = ("1.0", SCHEMA_VERSION)
 #: Records larger than this are refused on load (a run record is a few tens of kB).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
-class RecordError(Exception):
+class RecordError(InputError):
     """A record file cannot be trusted or read; the message names the file and the problem."""
 
 
-class RecordWriteError(Exception):
+class RecordWriteError(OutputError):
     """A record could not be written (folder unwritable, disk full); nothing was replaced."""
 
 
-class IntegrityError(RecordError):
+class IntegrityError(IntegrityFailure, RecordError):
     """The record's content does not match its record_id (it was edited after the run)."""
 
 
@@ -70,7 +74,9 @@ class EngineRef(_Model):
     version: str
     device: str  # cpu | cuda:0 | ...
     precision: str  # fp32 | fp16 | bf16 | int8
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)  # what the engine reports
+    #: The engine's typed config, every default resolved: ``reproduce`` rebuilds from it.
+    config: dict[str, Any] | None = None
 
 
 class DeviceRef(_Model):
@@ -93,6 +99,9 @@ class MeterRef(_Model):
     uncertainty_rel: float
     details: dict[str, Any] = Field(default_factory=dict)
     fallback_reason: str | None = None  # why the meter asked for was not used
+    requested: str | None = None  # the --meter spec asked for (auto, rapl, csv:PATH, ...)
+    #: The meter's typed config (what was used): ``reproduce`` rebuilds from it.
+    config: dict[str, Any] | None = None
 
 
 class Window(_Model):
@@ -189,7 +198,7 @@ class Signature(_Model):
 
 
 class RunRecord(_Model):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "2.0"] = SCHEMA_VERSION
     record_id: str = ""
     record_type: Literal["run", "replication"] = "run"
     replicates: str | None = None  # record_id of the original for a replication
@@ -206,7 +215,9 @@ class RunRecord(_Model):
     signature: Signature | None = None
 
     def content_sha256(self) -> str:
-        return content_hash(self.model_dump(mode="json"))
+        # a 1.0 record is hashed over the fields it has, as it was written
+        legacy = self.schema_version == "1.0"
+        return content_hash(self.model_dump(mode="json", exclude_unset=legacy))
 
     def with_id(self) -> RunRecord:
         return self.model_copy(update={"record_id": self.content_sha256()})
@@ -223,27 +234,6 @@ def content_hash(doc: dict[str, Any]) -> str:
     """SHA-256 of the canonical content: the document without record_id and signature."""
     body = {k: v for k, v in doc.items() if k not in ("record_id", "signature")}
     return hashlib.sha256(canonical_json(body)).hexdigest()
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
-
-    An interrupted write leaves no partial file under ``path``; an existing file with that
-    name is not replaced half-written. ``mode`` sets the permissions (0o600 for secrets).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save_record(record: RunRecord, out_dir: Path) -> Path:
@@ -269,10 +259,10 @@ def parse_record(doc: Any, source: str) -> RunRecord:
     version = doc.get("schema_version")
     if version is None:
         raise RecordError(f"{source}: missing field 'schema_version'")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise RecordError(
             f"{source}: schema_version {version!r} is not supported "
-            f"(this ecoscore reads {SCHEMA_VERSION!r})"
+            f"(this ecoscore reads {', '.join(map(repr, READABLE_VERSIONS))})"
         )
     try:
         record = RunRecord.model_validate(doc)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ecoscore.record import json_schema, write_atomic
+from ecoscore.files import write_atomic
+from ecoscore.record import json_schema
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "record.schema.json"
 

@@ -78,12 +78,29 @@ def reference_model(workload: str, role: str = "reference") -> ReferenceModel:
     raise ModelNotFound(f"no {role} model for {workload!r}")
 
 
+def all_reference_models() -> list[ReferenceModel]:
+    """Every shipped reference and baseline model, of every workload."""
+    out: list[ReferenceModel] = []
+    for manifest in sorted(MODELS_DIR.glob("*/manifest.json")):
+        out.extend(reference_models(json.loads(manifest.read_text())["workload"]))
+    return out
+
+
+def find_by_sha256(sha256: str) -> Path | None:
+    """The shipped model file whose bytes have this sha256, if there is one."""
+    from ecoscore.files import file_sha256
+
+    for m in all_reference_models():
+        for path in m.files.values():
+            if path.is_file() and file_sha256(path) == sha256:
+                return path
+    return None
+
+
 def find_by_file(path: Path) -> ReferenceModel | None:
     """The reference model a file belongs to, if it is one of ours."""
     path = Path(path).resolve()
-    for manifest in MODELS_DIR.glob("*/manifest.json"):
-        wl = json.loads(manifest.read_text())["workload"]
-        for m in reference_models(wl):
-            if any(p.resolve() == path for p in m.files.values()):
-                return m
-    return None
+    return next(
+        (m for m in all_reference_models() if any(p.resolve() == path for p in m.files.values())),
+        None,
+    )

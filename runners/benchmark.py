@@ -9,28 +9,20 @@ warm-up and repeats; assemble the record (its record_id is the hash of its conte
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload, WorkloadError
-from ecoscore.runners.engines.base import Engine, EngineError
+from ecoscore.record import DeviceRef, Quality, RunRecord, RunSettings
+from ecoscore.runners.engines.base import Engine, EngineError, LoadHints
 from ecoscore.runners.interference import InterferenceProbe
 from ecoscore.runners.loop import ScenarioSettings, measure_idle, measure_scenario
-from ecoscore.runners.meters.base import Meter, MeterInfo
-from ecoscore.runners.model_files import describe_model
+from ecoscore.runners.meters.base import Meter
+from ecoscore.runners.model_files import inspect_model
 from ecoscore.runners.provenance import make_provenance, utc_now
-
-from ecoscore.record import (
-    DeviceRef,
-    EngineRef,
-    MeterRef,
-    ModelRef,
-    Quality,
-    RunRecord,
-    RunSettings,
-    WorkloadRef,
-)
+from ecoscore.runners.record_builder import engine_ref, meter_ref, model_ref, workload_ref
 
 #: Seed of the run itself (query order is deterministic; recorded for provenance).
 RUN_SEED = 0
@@ -47,10 +39,10 @@ class RunRequest:
     device: DeviceRef
     quick: bool = False
     repeats: int | None = None
+    meter_requested: str | None = None
     meter_fallback_reason: str | None = None
     notes: str | None = None
     scenarios: tuple[str, ...] = ("single_stream", "offline")
-    extra_engine_settings: dict[str, object] = field(default_factory=dict)
 
 
 Step = Callable[[str], None]
@@ -59,10 +51,8 @@ Progress = Callable[[int, int], None]
 
 def check_input(engine: Engine, workload: Workload, path: Path) -> None:
     """The model's input must fit the workload's input spec (rank, sizes, dtype)."""
-    meta = getattr(engine, "input_meta", None)
-    if meta is None:
-        return
-    _, shape, type_name = meta()
+    meta = engine.input_meta()
+    shape = list(meta.shape)
     spec = workload.info.input
     if len(shape) != len(spec.shape):
         raise EngineError(
@@ -80,9 +70,17 @@ def check_input(engine: Engine, workload: Workload, path: Path) -> None:
             f"{path}: the model's batch dimension is fixed at {shape[0]}; export it with a "
             "dynamic batch dimension"
         )
-    want_type = {"float32": "tensor(float)", "int64": "tensor(int64)"}[spec.dtype]
-    if type_name != want_type:
-        raise EngineError(f"{path}: the model takes {type_name}; the workload feeds {want_type}")
+    if meta.dtype != spec.dtype:
+        raise EngineError(f"{path}: the model takes {meta.dtype}; the workload feeds {spec.dtype}")
+
+
+def load_hints(workload: Workload) -> LoadHints:
+    """What an engine may know before loading: the offline batch, and calibration inputs
+    from the training split (never the evaluation set)."""
+    return LoadHints(
+        max_batch=workload.info.scenarios.offline_batch_size,
+        calibration=lambda: workload.train_split().x,
+    )
 
 
 def compute_quality(
@@ -133,48 +131,6 @@ def scenario_settings(
     }
 
 
-def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadRef:
-    info = wl.info
-    return WorkloadRef(
-        name=info.name,
-        version=info.version,
-        family=info.family,
-        task=info.task,
-        definition_sha256=info.definition_sha256(),
-        eval_data_sha256=eval_sha256,
-        eval_samples=eval_samples,
-        metric=info.metric,
-        quality_gate=info.quality_gate,
-        data_source=wl.data_source,
-    )
-
-
-def model_ref(desc: dict[str, object], name: str, role: str, params: object) -> ModelRef:
-    """The record's model section from ``describe_model``'s description of the file."""
-    return ModelRef(
-        name=name,
-        file_name=str(desc["file_name"]),
-        format=desc["format"],  # type: ignore[arg-type]
-        sha256=str(desc["sha256"]),
-        size_bytes=int(desc["size_bytes"]),  # type: ignore[call-overload]
-        parameter_count=params,  # type: ignore[arg-type]
-        role=role,  # type: ignore[arg-type]
-    )
-
-
-def meter_ref(m: MeterInfo, fallback_reason: str | None) -> MeterRef:
-    return MeterRef(
-        name=m.name,
-        source=m.source,
-        boundary=m.boundary,
-        measurement=m.measurement.value,  # type: ignore[arg-type]
-        sampling_period_s=m.sampling_period_s,
-        uncertainty_rel=m.uncertainty_rel,
-        details=dict(m.details),
-        fallback_reason=fallback_reason,
-    )
-
-
 def run_benchmark(
     req: RunRequest, step: Step | None = None, progress: Progress | None = None
 ) -> RunRecord:
@@ -182,9 +138,9 @@ def run_benchmark(
     started = utc_now()
     wl = req.workload
     info = wl.info
-    model_desc = describe_model(req.model_path)
+    model = inspect_model(req.model_path)
     say("loading model")
-    req.engine.load(req.model_path)
+    req.engine.load(req.model_path, load_hints(wl))
     check_input(req.engine, wl, req.model_path)
     eval_sha = wl.eval_data_sha256()
     split = wl.eval_split()
@@ -213,21 +169,15 @@ def run_benchmark(
             measure_scenario(req.engine, req.meter, batches, s, idle.power_w, progress, probe)
         )
 
-    params = model_desc["parameter_count"]
-    if params is None:
-        params = getattr(req.engine, "parameter_count", None)
+    params = (
+        model.parameter_count if model.parameter_count is not None else (req.engine.parameter_count)
+    )
     record = RunRecord(
         workload=workload_ref(wl, eval_sha, len(split)),
-        model=model_ref(model_desc, req.model_name, req.model_role, params),
-        engine=EngineRef(
-            name=eng_info.name,
-            version=eng_info.version,
-            device=eng_info.device,
-            precision=eng_info.precision,
-            settings={**eng_info.settings, **req.extra_engine_settings},
-        ),
+        model=model_ref(model, req.model_name, req.model_role, params),
+        engine=engine_ref(eng_info, req.engine.config.model_dump(mode="json")),
         device=req.device,
-        meter=meter_ref(req.meter.info, req.meter_fallback_reason),
+        meter=meter_ref(req.meter, req.meter_requested, req.meter_fallback_reason),
         idle=idle,
         scenarios=results,
         quality=Quality(

@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from ecoscore.runners.meters.base import MeterError
-from ecoscore.runners.meters.csv_log import PowerLog, energy_between
 
 from ecoscore.record import load_record
+from ecoscore.runners.meters.base import MeterError
+from ecoscore.runners.meters.csv_log import PowerLog, energy_between
 
 
 def read_nvidia_smi_log(path: Path) -> PowerLog:

@@ -1,32 +1,32 @@
 """Detect other work on the machine during a measured window: it inflates measured energy.
 
-CPU: the machine's busy time from /proc/stat minus this process's own CPU time, as a share
-of all cores over the window. GPU: compute processes other than this one on the measured
-GPU (NVML), where NVML is available. Windows over the threshold are flagged in the record.
+CPU: the machine's busy time (/proc/stat, through ``host.cpu_times``) minus this process's
+own CPU time, as a share of all cores over the window. GPU: compute processes other than
+this one on the measured GPU (NVML), where NVML is available. Windows over the threshold are
+flagged in the record.
+
+The probe reads three figures at each window edge: the machine's busy seconds, this
+process's CPU seconds and the clock. Each comes from a function the probe is given, so that
+a test can inject them instead of racing a real load.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ecoscore.runners.meters.base import sysfs_path
+from ecoscore.runners.host import cpu_times
 
 #: A window where other processes used more than this share of all cores is flagged.
 OTHER_CPU_SHARE_THRESHOLD = 0.10
 
 
-def _proc_stat_busy_s() -> float | None:
-    try:
-        fields = [
-            int(v) for v in sysfs_path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        ]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+def machine_busy_s() -> float | None:
+    times = cpu_times()
+    return times.busy_s if times is not None else None
 
 
 @dataclass
@@ -39,20 +39,29 @@ class _Mark:
 class InterferenceProbe:
     """Call ``begin()`` and ``end()`` around a window; ``end`` returns what it saw."""
 
-    def __init__(self, gpu_index: int | None = None) -> None:
-        self.cpus = os.cpu_count() or 1
+    def __init__(
+        self,
+        gpu_index: int | None = None,
+        *,
+        cpus: int | None = None,
+        busy_s: Callable[[], float | None] = machine_busy_s,
+        own_s: Callable[[], float] = time.process_time,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.cpus = cpus or os.cpu_count() or 1
         self.gpu_index = gpu_index
+        self._busy_s, self._own_s, self._clock = busy_s, own_s, clock
         self._mark: _Mark | None = None
 
     def begin(self) -> None:
-        self._mark = _Mark(time.perf_counter(), _proc_stat_busy_s(), time.process_time())
+        self._mark = _Mark(self._clock(), self._busy_s(), self._own_s())
 
     def end(self) -> dict[str, Any]:
         assert self._mark is not None, "begin() first"
         m = self._mark
-        wall = time.perf_counter() - m.wall
-        busy = _proc_stat_busy_s()
-        own = time.process_time() - m.own_s
+        wall = self._clock() - m.wall
+        busy = self._busy_s()
+        own = self._own_s() - m.own_s
         out: dict[str, Any] = {}
         if busy is not None and m.busy_s is not None and wall > 0:
             other = max(busy - m.busy_s - own, 0.0) / (wall * self.cpus)
@@ -64,11 +73,9 @@ class InterferenceProbe:
         if others is not None:
             out["other_gpu_processes"] = others
         flagged = []
-        if (
-            out["other_cpu_share"] is not None
-            and out["other_cpu_share"] > OTHER_CPU_SHARE_THRESHOLD
-        ):
-            flagged.append(f"other processes used {out['other_cpu_share']:.0%} of the CPUs")
+        share = out["other_cpu_share"]
+        if share is not None and share > OTHER_CPU_SHARE_THRESHOLD:
+            flagged.append(f"other processes used {share:.0%} of the CPUs")
         if others:
             flagged.append(f"{len(others)} other process(es) on GPU {self.gpu_index}")
         out["interference"] = "; ".join(flagged) if flagged else None

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from ecoscore.record import IdleBaseline, ScenarioResult, Window
 from ecoscore.runners.engines.base import Engine
 from ecoscore.runners.interference import InterferenceProbe
 from ecoscore.runners.meters.base import Meter, WindowReading
 from ecoscore.runners.stats import latency_summary, median_stat
-
-from ecoscore.record import IdleBaseline, ScenarioResult, Window
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ files are torch.export archives, loaded by the torch engine with ``torch.export.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from ecoscore.benchmarks.base import file_sha256
+from ecoscore.files import file_sha256
 from ecoscore.runners.engines.base import EngineError
 
 #: A model larger than this is refused (ecoscore targets frugal, edge-sized models).
@@ -95,8 +96,19 @@ def onnx_parameter_count(path: Path) -> int:
     return int(sum(int(np.prod(t.dims)) for t in proto.graph.initializer))
 
 
-def describe_model(path: Path) -> dict[str, object]:
-    """sha256, size, format and parameter count of a model file (checked first)."""
+@dataclass(frozen=True)
+class ModelFile:
+    """A checked model file: its format, sha256, size and (ONNX) parameter count."""
+
+    path: Path
+    format: str
+    sha256: str
+    size_bytes: int
+    parameter_count: int | None  # None: counted by the engine once loaded (.pt2)
+
+
+def inspect_model(path: Path) -> ModelFile:
+    """Check a model file (format, readable, not hostile) and describe it."""
     path = Path(path)
     fmt = model_format(path)
     if fmt == "onnx":
@@ -104,11 +116,5 @@ def describe_model(path: Path) -> dict[str, object]:
         params: int | None = onnx_parameter_count(path)
     else:
         check_pt2_file(path)
-        params = None  # counted by the torch engine once loaded
-    return {
-        "file_name": path.name,
-        "format": fmt,
-        "sha256": file_sha256(path),
-        "size_bytes": path.stat().st_size,
-        "parameter_count": params,
-    }
+        params = None
+    return ModelFile(path, fmt, file_sha256(path), path.stat().st_size, params)

@@ -35,9 +35,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ecoscore.runners.meters.base import Meter, WindowReading
-
     from ecoscore.record import IdleBaseline, RunRecord
+    from ecoscore.runners.meters.base import Meter, WindowReading
 
 #: How energy per call is obtained (written into extra_info so that a reader knows).
 ATTRIBUTION = "window mean power x pytest-benchmark mean time per call"
@@ -75,6 +74,7 @@ class EcoSession:
     """The meter shared by all eco_benchmark tests of a session, and its idle baseline."""
 
     meter: Meter
+    requested: str
     fallback_reason: str | None
     idle: IdleBaseline | None
     min_window_s: float
@@ -92,7 +92,8 @@ def open_meter(spec: str) -> tuple[Meter, str | None]:
 def eco_session(pytestconfig: pytest.Config) -> Iterator[EcoSession]:
     from ecoscore.runners.loop import measure_idle
 
-    meter, reason = open_meter(pytestconfig.getoption("--eco-meter"))
+    spec = pytestconfig.getoption("--eco-meter")
+    meter, reason = open_meter(spec)
     meter.start()
     try:
         idle_s = float(pytestconfig.getoption("--eco-idle-s"))
@@ -100,6 +101,7 @@ def eco_session(pytestconfig: pytest.Config) -> Iterator[EcoSession]:
         record_dir = pytestconfig.getoption("--eco-record-dir")
         yield EcoSession(
             meter=meter,
+            requested=spec,
             fallback_reason=reason,
             idle=idle,
             min_window_s=max(float(pytestconfig.getoption("--eco-min-window-s")), 0.0),
@@ -310,6 +312,7 @@ def _engine_ref(engine: dict[str, Any] | None) -> Any:
 
 def _latency(data: list[float]) -> Any:
     import numpy as np
+
     from ecoscore.runners.stats import latency_summary
 
     return latency_summary(np.asarray(data, dtype=np.float64) * 1e9)
@@ -327,25 +330,19 @@ def build_record(
 ) -> RunRecord:
     """A run record for the function an EcoBenchmark measured (one window)."""
     from ecoscore.benchmarks.registry import get_workload
-    from ecoscore.runners.benchmark import RUN_SEED, meter_ref, model_ref, workload_ref
-    from ecoscore.runners.device import describe_device
-    from ecoscore.runners.model_files import describe_model
+    from ecoscore.record import Quality, RunRecord, RunSettings, ScenarioResult, Window
+    from ecoscore.runners.benchmark import RUN_SEED
+    from ecoscore.runners.host import describe_device
+    from ecoscore.runners.model_files import inspect_model
     from ecoscore.runners.provenance import make_provenance
+    from ecoscore.runners.record_builder import meter_ref, model_ref, workload_ref
     from ecoscore.runners.stats import median_stat
-
-    from ecoscore.record import (
-        Quality,
-        RunRecord,
-        RunSettings,
-        ScenarioResult,
-        Window,
-    )
 
     assert eco.energy is not None
     e, s = eco.energy, eco.session
     wl = get_workload(workload)
     info = wl.info
-    desc = describe_model(model_path)
+    model = inspect_model(model_path)
     r = e.reading
     queries = max(1, round(r.duration_s / e.mean_call_s))
     inferences = queries * batch_size
@@ -383,10 +380,10 @@ def build_record(
     min_s = info.scenarios.single_stream_min_duration_s
     return RunRecord(
         workload=workload_ref(wl, wl.eval_data_sha256(), len(wl.eval_split())),
-        model=model_ref(desc, model_name or model_path.stem, role, desc["parameter_count"]),
+        model=model_ref(model, model_name or model_path.stem, role, model.parameter_count),
         engine=_engine_ref(engine),
         device=describe_device(),
-        meter=meter_ref(s.meter.info, s.fallback_reason),
+        meter=meter_ref(s.meter, s.requested, s.fallback_reason),
         idle=s.idle or _no_idle(),
         scenarios=[scenario],
         quality=Quality(

@@ -1,7 +1,7 @@
 """Fake /sys and /proc trees for meter tests, with counters that advance in real time.
 
 Point the meters at a tree with ``monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(root))``;
-every path the meters read goes through ``ecoscore.runners.meters.base.sysfs_path``.
+every path the meters read goes through ``ecoscore.runners.host.sysfs_path``.
 
 - ``make_powercap(root, zones)`` builds /sys/class/powercap/intel-rapl:N[:M] zones;
 - ``EnergyCounterWriter`` writes ``energy_uj`` at a fixed power from a background thread,

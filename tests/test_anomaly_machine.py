@@ -8,9 +8,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import ecoscore.benchmarks.anomaly_machine as am
 import numpy as np
 import pytest
+
+import ecoscore.benchmarks.anomaly_machine as am
 from ecoscore.benchmarks.base import DataChecksumError, array_sha256
 from ecoscore.benchmarks.registry import get_workload
 from ecoscore.benchmarks.vibration import (

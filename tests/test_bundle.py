@@ -18,6 +18,7 @@ from ecoscore.jury.bundle import (
     write_bundle,
 )
 from ecoscore.record import save_record
+from ecoscore.reports.label import label_svg
 from tests.record_factory import make_record
 
 
@@ -56,7 +57,9 @@ def hand_made_zip(path: Path, members: dict[str, bytes], extra=None) -> Path:
 
 def test_bundle_round_trip_with_labels_environment_and_manifest(tmp_path):
     paths = two_records(tmp_path)
-    out = write_bundle(paths, tmp_path / "sub.zip", applicant="Acme", category="sme")
+    out = write_bundle(
+        paths, tmp_path / "sub.zip", applicant="Acme", category="sme", draw_label=label_svg
+    )
     b = read_bundle(out)
     assert b.category == "sme" and b.applicant == "Acme"
     assert len(b.record_names()) == 2
@@ -97,7 +100,7 @@ def test_verify_flags_an_edited_record_inside_a_bundle(tmp_path):
 
 
 def test_altered_member_fails_the_manifest(tmp_path):
-    out = write_bundle(two_records(tmp_path), tmp_path / "s.zip", with_labels=False)
+    out = write_bundle(two_records(tmp_path), tmp_path / "s.zip")
     with zipfile.ZipFile(out) as z:
         members = {i.filename: z.read(i) for i in z.infolist()}
     name = next(n for n in members if n.startswith("records/"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ecoscore.benchmarks.base import DataFormatError, array_sha256
 from ecoscore.benchmarks.cifar10 import (
     CLASS_NAMES,

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-from ecoscore.benchmarks.base import file_sha256
 from typer.testing import CliRunner
 
 from ecoscore.cli import app
+from ecoscore.files import file_sha256
 from ecoscore.record import load_record
 from tests.fake_sysfs import EnergyCounterWriter, RaplZone, make_powercap
 from tests.onnx_models import linear_classifier

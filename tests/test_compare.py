@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from ecoscore.commands import compare as compare_cmd
 from ecoscore.grading.scale import load_scale
-from ecoscore.jury.compare import build_comparison, entry_from_file, iter_entries, to_latex
+from ecoscore.jury.compare import build_comparison, entry_from_file, iter_entries
 from ecoscore.jury.replicate import (
     OTHER_HARDWARE,
     QUICK_SAME_HARDWARE,
@@ -17,6 +17,7 @@ from ecoscore.jury.replicate import (
 )
 from ecoscore.record import save_record
 from ecoscore.reports.pareto import Point, pareto_front
+from ecoscore.reports.tables import to_latex
 from tests.record_factory import K, make_record
 from tests.record_factory import ten_records as factory_ten_records
 

@@ -3,9 +3,9 @@
 from datetime import datetime
 
 import pytest
-from ecoscore.runners.crosscheck import crosscheck, read_nvidia_smi_log
 
 from ecoscore.record import save_record
+from ecoscore.runners.crosscheck import crosscheck, read_nvidia_smi_log
 from tests.record_factory import make_record
 
 

@@ -3,6 +3,7 @@ the CPU engines on quality."""
 
 import numpy as np
 import pytest
+
 from ecoscore.benchmarks.registry import get_workload
 from ecoscore.models.registry import reference_model
 from ecoscore.runners.benchmark import compute_quality
@@ -35,7 +36,7 @@ def test_onnxruntime_gpu_falls_back_to_cpu_with_a_recorded_reason():
 
 
 def test_gpu_probe_without_nvml_says_why():
-    from ecoscore.runners.gpu_info import describe_nvidia_gpu
+    from ecoscore.runners.host import nvidia_gpu as describe_nvidia_gpu
 
     details = describe_nvidia_gpu(0)
     if "gpu_name" in details:

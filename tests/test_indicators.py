@@ -85,14 +85,17 @@ def test_active_time_comes_from_the_measured_windows() -> None:
 def test_embodied_table_errors_name_the_file_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "t.toml"
     bad.write_text(
-        '[table]\nversion = "x"\n[[devices]]\nid = "a"\nkind = "board"\nname = "n"\n'
+        '[table]\nversion = "2026.9"\n[[devices]]\nid = "a"\nkind = "board"\nname = "n"\n'
         'match = "n"\nfootprint_status = "none"\nkgco2e = 1.0\nfootprint_source = "s"\n'
         'lifetime_years = 5\nlifetime_source = "s"\n'
     )
-    with pytest.raises(EmbodiedDataError, match=r"devices\[0\]\.kgco2e: given"):
+    with pytest.raises(EmbodiedDataError, match=r"t\.toml: devices\.0: .*kgco2e is given"):
         load_embodied_table(path=bad)
     bad.write_text(bad.read_text().replace('kind = "board"', 'kind = "tpu"'))
-    with pytest.raises(EmbodiedDataError, match=r"devices\[0\]\.kind"):
+    with pytest.raises(EmbodiedDataError, match=r"t\.toml: devices\.0\.kind: "):
+        load_embodied_table(path=bad)
+    bad.write_text(bad.read_text().replace('version = "2026.9"', 'version = "x"'))
+    with pytest.raises(EmbodiedDataError, match=r"t\.toml: table\.version: "):
         load_embodied_table(path=bad)
 
 

@@ -1,54 +1,11 @@
 """The measurement loop against a fake engine and a fake meter whose power is known."""
 
-import time
-
 import numpy as np
 import pytest
-from ecoscore.runners.engines.base import Engine, EngineInfo
+
 from ecoscore.runners.loop import ScenarioSettings, measure_idle, measure_scenario
-from ecoscore.runners.meters.base import Measurement, Meter, MeterInfo, WindowReading
-
-
-class ConstantPowerMeter(Meter):
-    """Reports a known power: energy = watts x window duration."""
-
-    def __init__(self, watts: float, period_s: float | None = None):
-        super().__init__()
-        self.watts = watts
-        self.windows = 0
-        self.info = MeterInfo("const", "test", "cpu-package", Measurement.MEASURED, period_s, 0.01)
-
-    def _begin(self):
-        self.windows += 1
-
-    def _end(self, duration_s):
-        updates = (
-            None
-            if self.info.sampling_period_s is None
-            else int(duration_s / self.info.sampling_period_s)
-        )
-        return WindowReading(self.watts * duration_s, duration_s, updates)
-
-
-class SleepEngine(Engine):
-    """Each call sleeps a fixed time and counts itself."""
-
-    name = "sleep"
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.calls = 0
-
-    def load(self, path):
-        pass
-
-    def run(self, x):
-        self.calls += 1
-        time.sleep(self.seconds)
-        return x
-
-    def info(self):
-        return EngineInfo("sleep", "0", "cpu", "fp32")
+from ecoscore.runners.meters.base import WindowReading
+from tests.fakes import ConstantPowerMeter, SleepEngine
 
 
 def settings(name="single_stream", batch=1, dur=0.2, queries=5, reps=3, quick=False):

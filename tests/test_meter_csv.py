@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ecoscore.runners.meters.base import MeterError
 from ecoscore.runners.meters.csv_log import CsvPowerLogMeter, energy_between, read_power_log
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from ecoscore.runners.meters.base import Measurement, MeterError
 from ecoscore.runners.meters.jetson import JetsonMeter, is_jetson, jetson_status
-
 from tests.fake_sysfs import make_jetson_hwmon, make_jetson_iio, write_device_tree_model
 
 

@@ -7,6 +7,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+
 from ecoscore.runners.meters.base import Measurement, MeterError
 from ecoscore.runners.meters.nvml import (
     NvmlEnergyCounterMeter,

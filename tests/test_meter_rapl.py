@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from ecoscore.runners.meters.base import Measurement, MeterError
 from ecoscore.runners.meters.rapl import RaplMeter, RaplPermissionError, rapl_status
-
 from tests.fake_sysfs import EnergyCounterWriter, RaplZone, make_powercap
 
 BIG = 262_143_328_850

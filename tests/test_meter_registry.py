@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from ecoscore.runners.meters.base import Measurement, MeterError
 from ecoscore.runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
 from ecoscore.runners.meters.csv_log import CsvPowerLogMeter
@@ -20,7 +21,6 @@ from ecoscore.runners.meters.nvml import NvmlEnergyCounterMeter
 from ecoscore.runners.meters.pyjoules_meter import PyJoulesMeter
 from ecoscore.runners.meters.rapl import RaplMeter
 from ecoscore.runners.meters.registry import available_meters, make_meter
-
 from tests.fake_sysfs import (
     EnergyCounterWriter,
     RaplZone,

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from ecoscore.runners.meters.base import MeterError
 from ecoscore.runners.meters.raspberry_pi import (
     RaspberryPiPmicMeter,
@@ -15,7 +16,6 @@ from ecoscore.runners.meters.raspberry_pi import (
     rails_power_w,
     rpi_status,
 )
-
 from tests.fake_sysfs import write_device_tree_model
 
 SAMPLE = """\

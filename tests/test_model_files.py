@@ -4,20 +4,20 @@ import zipfile
 
 import onnx
 import pytest
-from ecoscore.runners.engines.base import EngineError
-from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
-from ecoscore.runners.model_files import describe_model, model_format
 
+from ecoscore.runners.engines.base import EngineError
+from ecoscore.runners.engines.registry import make_engine
+from ecoscore.runners.model_files import inspect_model, model_format
 from tests.onnx_models import linear_classifier
 
 
 def test_describe_good_model(tmp_path):
     path = linear_classifier(tmp_path / "m.onnx")
-    d = describe_model(path)
-    assert d["format"] == "onnx"
-    assert d["parameter_count"] == 64 * 10 + 10
-    assert d["size_bytes"] == path.stat().st_size
-    assert len(d["sha256"]) == 64
+    d = inspect_model(path)
+    assert d.format == "onnx"
+    assert d.parameter_count == 64 * 10 + 10
+    assert d.size_bytes == path.stat().st_size
+    assert len(d.sha256) == 64
 
 
 @pytest.mark.parametrize("name", ["model.pt", "model.pth", "weights.pkl"])
@@ -30,16 +30,16 @@ def test_pickles_are_refused(tmp_path, name):
 
 def test_missing_empty_truncated_onnx(tmp_path):
     with pytest.raises(EngineError, match="not found"):
-        describe_model(tmp_path / "absent.onnx")
+        inspect_model(tmp_path / "absent.onnx")
     empty = tmp_path / "empty.onnx"
     empty.write_bytes(b"")
     with pytest.raises(EngineError, match="empty"):
-        describe_model(empty)
+        inspect_model(empty)
     good = linear_classifier(tmp_path / "good.onnx")
     trunc = tmp_path / "trunc.onnx"
     trunc.write_bytes(good.read_bytes()[:100])
     with pytest.raises(EngineError, match="trunc.onnx: not a valid ONNX model"):
-        OnnxRuntimeCpuEngine().load(trunc)
+        make_engine("onnxruntime").load(trunc)
 
 
 def test_external_data_outside_folder_is_refused(tmp_path):
@@ -55,14 +55,14 @@ def test_external_data_outside_folder_is_refused(tmp_path):
     entry.key, entry.value = "location", "../../etc/passwd"
     onnx.save(proto, str(path))
     with pytest.raises(EngineError, match="outside the model's folder"):
-        describe_model(path)
+        inspect_model(path)
 
 
 def test_corrupt_pt2(tmp_path):
     bad = tmp_path / "m.pt2"
     bad.write_bytes(b"PK\x03\x04 garbage")
     with pytest.raises(EngineError, match="m.pt2"):
-        describe_model(bad)
+        inspect_model(bad)
     z = tmp_path / "z.pt2"
     with zipfile.ZipFile(z, "w") as f:
         f.writestr("archive/data.pkl", b"x" * 100)
@@ -70,7 +70,7 @@ def test_corrupt_pt2(tmp_path):
     raw[40] ^= 0xFF  # flip a byte inside the member: CRC fails
     z.write_bytes(bytes(raw))
     with pytest.raises(EngineError, match="z.pt2"):
-        describe_model(z)
+        inspect_model(z)
 
 
 def test_unknown_format(tmp_path):

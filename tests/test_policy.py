@@ -40,7 +40,7 @@ def lab(tmp_path):
 def submit(tmp: Path, name: str, records: list[RunRecord], category: str | None) -> Path:
     folder = tmp / name
     paths = [save_record(r, folder) for r in records]
-    return write_bundle(paths, tmp / f"{name}.zip", category=category, with_labels=False)
+    return write_bundle(paths, tmp / f"{name}.zip", category=category)
 
 
 def verdicts_for(paths, policy_path, category=None):
@@ -118,11 +118,11 @@ def test_cli_compare_policy_prints_pass_fail_and_exit_code(tmp_path, lab):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("[policy]\nmin_grade = { sme = 'F' }\n", "not a grade A to E"),
-        ("[policy]\nhardware_class = 'tpu'\n", "hardware_class"),
-        ("[policy]\nmeasured_only = 'yes'\n", "measured_only: expected bool"),
-        ("[policy]\nrequired_workload = ['x']\n", "unknown field"),
-        ("[other]\n", "missing table \\[policy\\]"),
+        ("[policy]\nmin_grade = { sme = 'F' }\n", "policy.min_grade.sme: Input should be 'A'"),
+        ("[policy]\nhardware_class = 'tpu'\n", "policy.hardware_class"),
+        ("[policy]\nmeasured_only = 'yes'\n", "policy.measured_only: Input should be a valid bool"),
+        ("[policy]\nrequired_workload = ['x']\n", "policy.required_workload: unknown key"),
+        ("[other]\n", "p.toml: policy: missing"),
         ("[policy\n", "malformed TOML"),
     ],
 )

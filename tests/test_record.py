@@ -3,13 +3,13 @@ import os
 
 import pytest
 
+from ecoscore.files import write_atomic
 from ecoscore.record import (
     IntegrityError,
     RecordError,
     json_schema,
     load_record,
     save_record,
-    write_atomic,
 )
 
 
@@ -42,7 +42,7 @@ def test_hand_edited_number_fails_integrity(record, tmp_path):
     ("mutate", "message"),
     [
         (lambda d: d.pop("quality"), "quality"),
-        (lambda d: d.update(schema_version="2.0"), "schema_version '2.0' is not supported"),
+        (lambda d: d.update(schema_version="3.0"), "schema_version '3.0' is not supported"),
         (lambda d: d.update(schema_version="0.9"), "schema_version '0.9' is not supported"),
         (lambda d: d.pop("schema_version"), "missing field 'schema_version'"),
         (lambda d: d.update(surprise=1), "surprise"),

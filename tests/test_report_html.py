@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ecoscore.grading.scale import load_scale
-from ecoscore.jury.bundle import label_svg
 from ecoscore.jury.compare import build_comparison, iter_entries
+from ecoscore.reports.label import label_svg
 from ecoscore.reports.report_html import render_report
 from tests.record_factory import ten_records
 

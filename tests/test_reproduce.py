@@ -2,13 +2,15 @@
 
 import json
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from ecoscore.commands import compare as compare_cmd
 from ecoscore.commands import reproduce as reproduce_cmd
-from ecoscore.jury.replicate import engine_options, find_model_file
+from ecoscore.jury.replicate import engine_config, find_model_file
 from ecoscore.record import load_record, save_record
+from ecoscore.runners.engines.registry import EngineSettingError
 from tests.onnx_models import linear_classifier
 from tests.record_factory import make_record
 from tests.run_helpers import quick_record
@@ -58,7 +60,7 @@ def test_reproduce_refuses_a_model_whose_sha256_differs(tmp_path):
 
 
 def test_reference_model_is_found_by_sha256(repo):
-    from ecoscore.benchmarks.base import file_sha256
+    from ecoscore.files import file_sha256
 
     manifest = json.loads((repo / "models/vision_digits/manifest.json").read_text())
     onnx = repo / "models/vision_digits" / manifest["models"][0]["files"]["onnx"]
@@ -66,7 +68,7 @@ def test_reference_model_is_found_by_sha256(repo):
     assert find_model_file(rec, None) == onnx
 
 
-def test_engine_options_follow_the_recorded_settings():
+def test_a_legacy_record_rebuilds_its_engine_from_the_recorded_settings():
     rec = make_record(
         updates={
             "engine": {
@@ -80,11 +82,103 @@ def test_engine_options_follow_the_recorded_settings():
             }
         }
     )
-    assert engine_options(rec) == {
-        "intra_op_threads": 2,
+    config = engine_config(rec)
+    assert config.model_dump() == {
+        "engine": "onnxruntime",
+        "device": "cpu",
+        "precision": "fp32",
+        "threads": 2,
         "inter_op_threads": 1,
-        "allow_spinning": False,
+        "spinning": False,
         "graph_optimization": "basic",
+        "provider": None,
     }
-    torch_rec = make_record(updates={"engine": {"name": "torch", "settings": {"num_threads": 3}}})
-    assert engine_options(torch_rec) == {"threads": 3}
+    torch_rec = make_record(
+        updates={
+            "engine": {
+                "name": "torch",
+                "device": "cuda:0",
+                "precision": "fp16",
+                "settings": {"num_threads": 3, "cuda_graph_batch1": True},
+            }
+        }
+    )
+    config = engine_config(torch_rec)
+    assert (config.device, config.precision, config.threads, config.cuda_graph) == (
+        "cuda:0",
+        "fp16",
+        3,
+        True,
+    )
+
+
+def test_a_stored_engine_config_is_used_as_is_and_the_device_can_be_overridden():
+    stored = {"engine": "torch", "device": "cuda:1", "precision": "bf16", "threads": 4}
+    rec = make_record(updates={"engine": {"name": "torch", "config": stored}})
+    assert engine_config(rec).model_dump(include=set(stored)) == stored
+    assert engine_config(rec, device="cuda:0").device == "cuda:0"
+    bad = make_record(updates={"engine": {"name": "torch", "config": {**stored, "turbo": 1}}})
+    with pytest.raises(EngineSettingError, match="has no setting 'turbo'"):
+        engine_config(bad)
+
+
+def test_reproduce_of_a_torch_cuda_fp16_record_rebuilds_fp16(tmp_path, monkeypatch, repo):
+    """The engine comes from the record's stored config: precision, device and threads.
+    A fake CUDA engine (torch on the CPU that says it is the CUDA engine) stands in for the
+    GPU, and NVML names the GPU, so the replication names the same hardware."""
+    import ecoscore.runners.engines.torch_cuda as torch_cuda
+    import ecoscore.runners.host as host
+    from ecoscore.files import file_sha256
+    from ecoscore.runners.engines.torch_engine import TorchEngine
+
+    built = []
+
+    class FakeTorchCuda(TorchEngine):
+        def __init__(self, config):
+            built.append(config)
+            super().__init__(config)
+
+    monkeypatch.setattr(torch_cuda, "TorchCudaEngine", FakeTorchCuda)
+    monkeypatch.setattr(host, "nvidia_gpu", lambda index=0: {"gpu_name": "NVIDIA H100 80GB HBM3"})
+    from ecoscore.benchmarks.registry import get_workload
+
+    wl = get_workload("vision-digits")
+    pt2 = repo / "models/vision_digits/digits_cnn.pt2"
+    config = {
+        "engine": "torch",
+        "device": "cuda:0",
+        "precision": "fp16",
+        "threads": 1,
+        "channels_last": False,
+        "compile": False,
+        "cuda_graph": True,
+    }
+    original = make_record(
+        quick=True,
+        repeats=2,
+        device_kind="gpu",
+        device_name="NVIDIA H100 80GB HBM3",
+        updates={
+            "device": {"cpu_model": host.cpu_model()},
+            "workload": {
+                "definition_sha256": wl.info.definition_sha256(),
+                "eval_data_sha256": wl.eval_data_sha256(),
+            },
+            "model": {"sha256": file_sha256(pt2), "file_name": pt2.name, "format": "pt2"},
+            "engine": {"name": "torch", "device": "cuda:0", "precision": "fp16", "config": config},
+            "meter": {"name": "codecarbon-estimate", "config": {"meter": "estimate"}},
+        },
+    )
+    path = save_record(original, tmp_path / "results")
+    out = tmp_path / "again"
+    res = CliRunner().invoke(app(), ["reproduce", str(path), "--out", str(out)])
+    assert res.exit_code in (0, 8), res.output  # replicated or not: the point is the engine
+    assert [(c.device, c.precision, c.cuda_graph, c.threads) for c in built] == [
+        ("cuda:0", "fp16", True, 1)
+    ]
+    (rep_path,) = (out / "runs").glob("*.json")
+    rep = load_record(rep_path)
+    assert rep.engine.config == config
+    assert (rep.engine.device, rep.engine.precision) == ("cuda:0", "fp16")
+    assert rep.device.kind == "gpu" and rep.device.name == "NVIDIA H100 80GB HBM3"
+    assert "same hardware" in res.output

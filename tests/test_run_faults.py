@@ -88,7 +88,7 @@ def test_cli_reports_unwritable_results_folder(tmp_path, monkeypatch):
         ],
     )
     assert res.exit_code == 6, res.output
-    assert "cannot write the record" in res.output
+    assert "exists and is not a folder" in res.output
     assert blocker.read_text().startswith("a file")
 
 

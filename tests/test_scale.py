@@ -24,7 +24,7 @@ def test_shipped_scale_loads_with_its_version_and_the_three_workloads() -> None:
     assert scale.version == "2026.1"
     assert "2026.1" in available_versions()
     assert set(scale.workloads) == {"vision-digits", "nlp-intent", "anomaly-machine"}
-    assert scale.scenario == "single_stream" and scale.energy == "gross"
+    assert scale.scale.scenario == "single_stream" and scale.scale.energy == "gross"
     assert "2017/1369" in scale.rescaling_rule and "30 %" in scale.rescaling_rule
 
 
@@ -79,14 +79,14 @@ def test_a_bound_that_breaks_the_rule_is_refused_naming_file_and_field(tmp_path:
 
 def test_missing_field_and_bad_types_are_named(tmp_path: Path) -> None:
     path = _write_variant(tmp_path, 'rule = "geometric-centred"\n', "")
-    with pytest.raises(ScaleError, match=r"\[scale\]: missing field 'rule'"):
+    with pytest.raises(ScaleError, match=r"2026\.1\.toml: scale\.rule: missing"):
         load_scale(path=path)
     path = _write_variant(
         tmp_path,
         "reference_energy_per_inference_j = 1.4e-3",
         'reference_energy_per_inference_j = "1.4e-3"',
     )
-    with pytest.raises(ScaleError, match="reference_energy_per_inference_j: expected"):
+    with pytest.raises(ScaleError, match="reference_energy_per_inference_j: Input should be a"):
         load_scale(path=path)
     path = _write_variant(tmp_path, 'version = "2026.1"', 'version = "2027.1"')
     with pytest.raises(ScaleError, match="does not match the file name"):

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from ecoscore.commands import sign as sign_cmd
 from ecoscore.commands import verify as verify_cmd
+from ecoscore.errors import EXIT_NOT_ELIGIBLE
 from ecoscore.jury.signing import (
     SigningError,
     check_signature,
@@ -84,10 +85,10 @@ def test_key_not_in_trusted_file_is_untrusted(tmp_path):
 def test_trusted_keys_file_errors_name_the_field(tmp_path):
     bad = tmp_path / "t.toml"
     bad.write_text('[[keys]]\nname = "x"\npublic_key_b64 = "AAAA"\n')
-    with pytest.raises(TrustError, match=r"keys\[0\].*3 bytes"):
+    with pytest.raises(TrustError, match=r"keys\.0\.public_key_b64: .*3 bytes"):
         load_trusted_keys(bad)
     bad.write_text("[[keys]]\npublic_key_b64 = 'AAAA'\n")
-    with pytest.raises(TrustError, match="'name'"):
+    with pytest.raises(TrustError, match=r"keys\.0\.name: missing"):
         load_trusted_keys(bad)
 
 
@@ -135,7 +136,7 @@ def test_verify_exit_codes_for_unsigned_unreadable_and_below_gate(tmp_path):
     res = runner.invoke(app, ["verify", str(ok), "--require-signature"])
     assert res.exit_code == 5
     res = runner.invoke(app, ["verify", str(ok), str(low)])
-    assert res.exit_code == verify_cmd.EXIT_NOT_ELIGIBLE
+    assert res.exit_code == EXIT_NOT_ELIGIBLE
     assert "not eligible: accuracy 0.5 < gate 0.95" in res.output
     res = runner.invoke(app, ["verify", str(ok), str(junk), str(low)])
     assert res.exit_code == 3

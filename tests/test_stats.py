@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from ecoscore.runners.stats import latency_summary, median_stat
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ecoscore.runners.engines.base import EngineError, EngineUnavailable
+
+from ecoscore.files import write_atomic
+from ecoscore.runners.engines.base import EngineError, EngineUnavailable, LoadHints
 from ecoscore.runners.engines.registry import make_engine
 from ecoscore.runners.engines.tensorrt_engine import (
     INSTALL_HINT,
@@ -28,9 +30,7 @@ from ecoscore.runners.engines.tensorrt_engine import (
     engine_cache_key,
     engine_file_name,
     load_or_build_plan,
-    write_atomic,
 )
-
 from tests.onnx_models import linear_classifier
 
 BASE = {
@@ -297,9 +297,9 @@ def onnx_model(tmp_path: Path) -> Path:
 
 
 def _reference(path: Path, x: np.ndarray) -> np.ndarray:
-    from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+    from ecoscore.runners.engines.registry import make_engine
 
-    ort = OnnxRuntimeCpuEngine(intra_op_threads=1)
+    ort = make_engine("onnxruntime", threads=1)
     ort.load(path)
     return ort.run(x)
 
@@ -316,8 +316,8 @@ def test_fp16_engine_matches_onnxruntime_and_reuses_its_cache(onnx_model, tmp_pa
     want = _reference(onnx_model, x)
     scale = float(np.abs(want).max())
 
-    eng = make_engine("tensorrt", "cuda", precision="fp16", max_batch=16, cache_dir=cache)
-    eng.load(onnx_model)
+    eng = make_engine("tensorrt", "cuda", precision="fp16", cache_dir=str(cache))
+    eng.load(onnx_model, LoadHints(max_batch=16))
     got = eng.run(x)  # 40 rows: three calls of at most 16
     assert got.shape == (40, 10) and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-2 * scale)
@@ -330,8 +330,8 @@ def test_fp16_engine_matches_onnxruntime_and_reuses_its_cache(onnx_model, tmp_pa
     assert eng.input_meta() == ("input", ["batch", *IN_SHAPE], "tensor(float)")
     eng.close()
 
-    again = make_engine("tensorrt", "cuda", precision="fp16", max_batch=16, cache_dir=cache)
-    again.load(onnx_model)
+    again = make_engine("tensorrt", "cuda", precision="fp16", cache_dir=str(cache))
+    again.load(onnx_model, LoadHints(max_batch=16))
     second = again.info()
     assert second.settings["engine_cache_hit"] is True
     assert second.settings["engine_cache_key"] == first.settings["engine_cache_key"]
@@ -343,8 +343,8 @@ def test_fp16_engine_matches_onnxruntime_and_reuses_its_cache(onnx_model, tmp_pa
 @pytest.mark.gpu
 def test_prepared_batches_run_asynchronously_and_match_run(onnx_model, tmp_path):
     _gpu_tensorrt()
-    eng = make_engine("tensorrt", "cuda", precision="fp32", max_batch=8, cache_dir=tmp_path)
-    eng.load(onnx_model)
+    eng = make_engine("tensorrt", "cuda", precision="fp32", cache_dir=str(tmp_path))
+    eng.load(onnx_model, LoadHints(max_batch=8))
     assert eng.needs_sync
     x1, x8 = _inputs(1, seed=2), _inputs(8, seed=3)
     p1, p8 = eng.prepare(x1), eng.prepare(x8)
@@ -369,15 +369,8 @@ def test_int8_engine_calibrates_and_caches_its_table(onnx_model, tmp_path):
     if not hasattr(trt, "IInt8EntropyCalibrator2"):
         pytest.skip(f"TensorRT {trt.__version__} has no implicit int8 calibration")
     calib = _inputs(96, seed=4)
-    eng = make_engine(
-        "tensorrt",
-        "cuda",
-        precision="int8",
-        max_batch=32,
-        cache_dir=tmp_path,
-        calibration_data=calib,
-    )
-    eng.load(onnx_model)
+    eng = make_engine("tensorrt", "cuda", precision="int8", cache_dir=str(tmp_path))
+    eng.load(onnx_model, LoadHints(max_batch=32, calibration=lambda: calib))
     info = eng.info()
     assert info.precision == "int8"
     assert info.settings["calibration_samples"] == 96
@@ -394,8 +387,9 @@ def test_int8_engine_calibrates_and_caches_its_table(onnx_model, tmp_path):
 @pytest.mark.gpu
 def test_int8_without_calibration_data_is_refused(onnx_model, tmp_path):
     _gpu_tensorrt()
-    with pytest.raises(EngineError, match="calibration_data"):
-        make_engine("tensorrt", "cuda", precision="int8", cache_dir=tmp_path)
+    eng = make_engine("tensorrt", "cuda", precision="int8", cache_dir=str(tmp_path))
+    with pytest.raises(EngineError, match="needs calibration inputs"):
+        eng.load(onnx_model, LoadHints(max_batch=8))
 
 
 @pytest.mark.gpu
@@ -416,7 +410,7 @@ def test_a_model_tensorrt_cannot_parse_is_named(tmp_path):
     )
     path = tmp_path / "bad.onnx"
     onnx.save(model, str(path))
-    eng = make_engine("tensorrt", "cuda", cache_dir=tmp_path / "cache")
+    eng = make_engine("tensorrt", "cuda", cache_dir=str(tmp_path / "cache"))
     with pytest.raises(EngineError, match=r"bad\.onnx: the TensorRT ONNX parser rejected"):
         eng.load(path)
     assert not list((tmp_path / "cache").glob("*.engine"))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from ecoscore.benchmarks.base import DataFormatError
 from ecoscore.benchmarks.nlp_intent import FEATURE_DIM, featurize
 from ecoscore.benchmarks.registry import get_workload

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import ecoscore.benchmarks.vision_digits as vd
 import numpy as np
 import pytest
+
+import ecoscore.benchmarks.vision_digits as vd
 from ecoscore.benchmarks.base import DataChecksumError, array_sha256
 from ecoscore.benchmarks.registry import get_workload
 from ecoscore.models.registry import reference_model, reference_models
 from ecoscore.runners.engines.base import Engine
-from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+from ecoscore.runners.engines.registry import make_engine
 from ecoscore.runners.model_files import onnx_parameter_count
 
 
@@ -101,11 +102,10 @@ def _accuracy(engine: Engine, path: Path, workload: vd.VisionDigits) -> float:
 @pytest.mark.parametrize("role", ["reference", "baseline"])
 def test_models_through_both_engines(role: str, workload: vd.VisionDigits) -> None:
     pytest.importorskip("torch", reason="the torch engine needs PyTorch")
-    from ecoscore.runners.engines.torch_cpu import TorchEngine
 
     model = reference_model("vision-digits", role)
-    acc_ort = _accuracy(OnnxRuntimeCpuEngine(intra_op_threads=1), model.file("onnx"), workload)
-    torch_engine = TorchEngine()
+    acc_ort = _accuracy(make_engine("onnxruntime", threads=1), model.file("onnx"), workload)
+    torch_engine = make_engine("torch")
     acc_torch = _accuracy(torch_engine, model.file("pt2"), workload)
     assert abs(acc_ort - acc_torch) <= 0.005
     assert acc_ort == pytest.approx(model.eval_quality["accuracy"], abs=1e-9)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.errors import fail
+from ecoscore.commands.common import add_command
 
 
 def bundle(
@@ -23,21 +23,21 @@ def bundle(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Pack records (checked first), labels and the environment into a submission bundle."""
-    from ecoscore.errors import EXIT_INPUT
-    from ecoscore.jury.bundle import BundleError, write_bundle
+    from ecoscore.errors import UsageError
+    from ecoscore.jury.bundle import write_bundle
 
     if out.suffix.lower() != ".zip":
-        print(f"ecoscore: error: {out}: a bundle is a .zip file")
-        raise typer.Exit(EXIT_INPUT)
-    try:
-        path = write_bundle(records, out, applicant, category, scale, labels)
-    except BundleError as e:
-        print(f"ecoscore: error: {e}")
-        raise typer.Exit(EXIT_INPUT) from None
-    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
-        fail(e, debug)
+        raise UsageError(f"{out}: a bundle is a .zip file")
+    drawer = None
+    if labels:
+        from ecoscore.reports.label import label_svg
+
+        def drawer(rec):  # noqa: ANN001, ANN202
+            return label_svg(rec, scale)
+
+    path = write_bundle(records, out, applicant, category, drawer)
     print(f"wrote {path}: {len(records)} record(s)")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bundle")(bundle)
+    add_command(app, "bundle", bundle)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecoscore.errors import EXIT_INPUT, EXIT_NOT_ELIGIBLE, EXIT_OK
+from ecoscore.commands.common import add_command, warn
+from ecoscore.errors import EXIT_NOT_ELIGIBLE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from ecoscore.jury.compare import Comparison, Row
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _write_text(path: Path, text: str) -> None:
-    from ecoscore.record import write_atomic
+    from ecoscore.files import write_atomic
 
     write_atomic(path, text.encode("utf-8"))
     print(f"wrote {path}", file=sys.stderr)
@@ -59,7 +60,7 @@ def _print_tables(comparison: Comparison) -> None:
 
 
 def _label_drawer(scale_version: str):  # noqa: ANN202 - a callable for report_html
-    from ecoscore.jury.bundle import label_svg
+    from ecoscore.reports.label import label_svg
 
     def draw(row: Row) -> bytes | None:
         return label_svg(row.record, scale_version)
@@ -68,7 +69,7 @@ def _label_drawer(scale_version: str):  # noqa: ANN202 - a callable for report_h
 
 
 def _write_plots(comparison: Comparison, plot: Path) -> None:
-    from ecoscore.record import write_atomic
+    from ecoscore.files import write_atomic
     from ecoscore.reports.pareto import pareto_figure_bytes
     from ecoscore.reports.report_html import pareto_points
 
@@ -110,33 +111,27 @@ def compare(
     title: Annotated[str, typer.Option(help="Title of the HTML report.")] = "ecoscore comparison",
 ) -> None:
     """Compare records: grade, relative rank, flags, Pareto front; optional jury policy."""
-    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, ScaleError, load_scale
-    from ecoscore.jury.compare import build_comparison, iter_entries, to_latex, to_markdown
-    from ecoscore.jury.policy import PolicyError, evaluate, load_policy
-    from ecoscore.jury.trust import TrustedKeys, TrustError, load_trusted_keys
+    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, load_scale
+    from ecoscore.jury.compare import build_comparison, iter_entries
+    from ecoscore.jury.policy import evaluate, load_policy
+    from ecoscore.jury.trust import load_trusted_keys
+    from ecoscore.reports.tables import to_latex, to_markdown
 
-    try:
-        pol = load_policy(policy) if policy else None
-        scale_obj = load_scale(scale or (pol.scale_version if pol else DEFAULT_SCALE_VERSION))
-        trusted = load_trusted_keys(trusted_keys) if trusted_keys else None
-    except (PolicyError, ScaleError, TrustError) as e:
-        print(f"ecoscore: error: {e}", file=sys.stderr)
-        raise typer.Exit(EXIT_INPUT) from None
+    pol = load_policy(policy) if policy else None
+    scale_obj = load_scale(scale or (pol.scale_version if pol else DEFAULT_SCALE_VERSION))
+    trusted = load_trusted_keys(trusted_keys) if trusted_keys else None
     if pol is not None:
-        keys = (trusted.keys if trusted else ()) + pol.trusted.keys
-        sources = " and ".join(s for s in (trusted and trusted.source, pol.source) if s)
-        trusted = TrustedKeys(keys=keys, source=sources)
+        trusted = trusted.merged(pol.trusted) if trusted else pol.trusted
 
     def entries():  # noqa: ANN202 - report each unreadable file as it is met
         for entry in iter_entries(records):
             if entry.record is None:
-                print(f"ecoscore: skipped: {entry.error}", file=sys.stderr)
+                warn(f"skipped: {entry.error}")
             yield entry
 
     comparison = build_comparison(entries(), scale_obj, trusted)
     if not comparison.rows:
-        print("ecoscore: error: no readable record among the files given", file=sys.stderr)
-        raise typer.Exit(EXIT_INPUT)
+        raise InputError("no readable record among the files given")
     _print_tables(comparison)
     verdicts = evaluate(comparison, pol, category) if pol else None
     for v in verdicts or []:
@@ -160,4 +155,4 @@ def compare(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compare")(compare)
+    add_command(app, "compare", compare)

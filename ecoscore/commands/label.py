@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.score import fail_scoring
+from ecoscore.commands.common import add_command
 
 
 def label(
@@ -29,21 +29,18 @@ def label(
     from ecoscore.record import load_record
     from ecoscore.reports.label import FORMATS, LabelError, draw_label, save_label
 
-    try:
-        bad = [p for p in out if p.suffix.lower() not in FORMATS]
-        if bad:
-            raise LabelError(f"{bad[0]}: the label is written as .svg or .png")
-        the_scale = load_scale(scale)
-        rec = load_record(record)
-        grade = grade_record(rec, the_scale)
-        indicators = compute_indicators(rec, location=location)
-        fig = draw_label(rec, grade, indicators, the_scale.for_workload(rec.workload.name))
-        written = [save_label(fig, p, png_dpi=dpi) for p in out]
-    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
-        fail_scoring(e, debug)
+    bad = [p for p in out if p.suffix.lower() not in FORMATS]
+    if bad:
+        raise LabelError(f"{bad[0]}: the label is written as .svg or .png")
+    the_scale = load_scale(scale)
+    rec = load_record(record)
+    grade = grade_record(rec, the_scale)
+    indicators = compute_indicators(rec, location=location)
+    fig = draw_label(rec, grade, indicators, the_scale.for_workload(rec.workload.name))
+    written = [save_label(fig, p, png_dpi=dpi) for p in out]
     for p in written:
         typer.echo(f"{p}  ({grade.summary})")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("label")(label)
+    add_command(app, "label", label)

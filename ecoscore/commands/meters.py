@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from ecoscore.commands.common import add_command
+
 
 def meters(
     device: Annotated[str, typer.Option(help="cpu, or cuda / cuda:N.")] = "cpu",
@@ -34,4 +36,4 @@ def meters(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("meters")(meters)
+    add_command(app, "meters", meters)

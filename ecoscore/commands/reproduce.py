@@ -1,5 +1,8 @@
-"""``ecoscore reproduce``: re-run a record's workload, model and engine on this machine,
-compare within tolerances and write a replication record."""
+"""``ecoscore reproduce``: re-run a record's workload, model, engine and meter on this
+machine, compare within tolerances and write a replication record.
+
+The engine and the meter are rebuilt from the configs the record stores; ``--meter`` and
+``--device`` override them."""
 
 from __future__ import annotations
 
@@ -8,16 +11,8 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.errors import EXIT_INPUT, EXIT_NOT_REPLICATED, EXIT_OK, fail
-
-#: The replication disagrees with the original beyond the tolerances.
-
-
-def meter_spec_for(record_meter_name: str, measurement: str) -> str:
-    """The --meter spec that asks for the recorded meter again."""
-    if measurement == "ESTIMATED" or record_meter_name.startswith("codecarbon"):
-        return "estimate"
-    return record_meter_name
+from ecoscore.commands.common import add_command, warn
+from ecoscore.errors import EXIT_NOT_REPLICATED, EXIT_OK
 
 
 def reproduce(
@@ -27,7 +22,7 @@ def reproduce(
         typer.Option(help="The model file (its sha256 must match the record's)."),
     ] = None,
     meter: Annotated[
-        str | None, typer.Option(help="Meter spec (default: the recorded meter again).")
+        str | None, typer.Option(help="Meter spec (default: the recorded meter's config).")
     ] = None,
     device: Annotated[
         str | None, typer.Option(help="Device (default: the recorded engine's device).")
@@ -36,36 +31,43 @@ def reproduce(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Replicate a run here; print the comparison and write a replication record."""
-    from ecoscore.jury.replicate import ReplicationError, engine_options, find_model_file, replicate
+    from ecoscore.jury.replicate import (
+        ReplicationError,
+        engine_config,
+        find_model_file,
+        meter_config,
+        replicate,
+    )
     from ecoscore.record import load_record, save_record
-    from ecoscore.runners.device import describe_device
-    from ecoscore.runners.engines.registry import make_engine
-    from ecoscore.runners.meters.registry import make_meter
+    from ecoscore.runners.host import describe_device
+    from ecoscore.runners.meters.registry import make_meter, open_meter
+    from ecoscore.session import check_output_folder
 
+    original = load_record(record)
+    if original.record_type != "run":
+        raise ReplicationError(f"{record}: is itself a replication; replicate the original")
+    check_output_folder(out)
+    model_path = find_model_file(original, model)
+    config = engine_config(original, device)
+    if meter is not None:
+        m, fallback = make_meter(meter, config.device)
+        requested = meter
+    else:
+        mc = meter_config(original)
+        m, fallback = open_meter(mc)
+        requested = f"{mc.meter} (from the record)"
+    if fallback:
+        warn(f"meter: {fallback}")
+    engine = config.build()
+    m.start()
     try:
-        original = load_record(record)
-        if original.record_type != "run":
-            raise ReplicationError(f"{record}: is itself a replication; replicate the original")
-        model_path = find_model_file(original, model)
-        dev = device or original.engine.device
-        spec = meter or meter_spec_for(original.meter.name, original.meter.measurement)
-        m, fallback = make_meter(spec, dev)
-        if fallback:
-            print(f"meter: {fallback}")
-        engine = make_engine(original.engine.name, dev, **engine_options(original))
-        device_ref = describe_device(dev, getattr(m, "device_details", lambda: {})())
-        m.start()
-        try:
-            new, report = replicate(original, model_path, engine, m, device_ref)
-        finally:
-            engine.close()
-            m.close()
-        path = save_record(new, out)
-    except ReplicationError as e:
-        print(f"ecoscore: error: {e}")
-        raise typer.Exit(EXIT_INPUT) from None
-    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
-        fail(e, debug)
+        new, report = replicate(
+            original, model_path, engine, m, describe_device(config.device), requested
+        )
+    finally:
+        engine.close()
+        m.close()
+    path = save_record(new, out)
     for line in report.lines():
         print(line)
     if not report.same_hardware:
@@ -78,4 +80,4 @@ def reproduce(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("reproduce")(reproduce)
+    add_command(app, "reproduce", reproduce)

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ecoscore.errors import fail
+from ecoscore.commands.common import add_command, warn
+from ecoscore.errors import UsageError
+
+if TYPE_CHECKING:
+    from ecoscore.record import RunRecord
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` engine settings; values are read as JSON when they parse (numbers,
+    true/false, null), else kept as text."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--setting {pair!r}: expected KEY=VALUE (e.g. spinning=false)")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 def run(
@@ -21,15 +43,20 @@ def run(
     ] = None,
     engine: Annotated[
         str | None,
-        typer.Option(help="onnxruntime or torch (default: from the model file's format)."),
+        typer.Option(help="onnxruntime, torch or tensorrt (default: from the model's format)."),
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, or cuda / cuda:N.")] = "cpu",
     meter: Annotated[
         str,
         typer.Option(
-            help="auto, rapl, nvml[:N], jetson, rpi, pyjoules, joulescope, csv:PATH, estimate."
+            help="auto, rapl[:DOMAINS], nvml[:N], jetson, rpi, pyjoules, joulescope, csv:PATH, "
+            "estimate."
         ),
     ] = "auto",
+    boundary: Annotated[
+        str | None,
+        typer.Option(help="Where an external instrument (csv, joulescope) is wired, e.g. wall."),
+    ] = None,
     quick: Annotated[bool, typer.Option(help="Short smoke run, marked as such.")] = False,
     repeats: Annotated[int | None, typer.Option(min=1, help="Windows per scenario.")] = None,
     baseline: Annotated[
@@ -39,8 +66,9 @@ def run(
         Path | None, typer.Option(help="Data set folder/file for a user-data workload.")
     ] = None,
     precision: Annotated[
-        str, typer.Option(help="fp32, fp16 or bf16 (torch on CUDA); fp16/int8 for tensorrt.")
-    ] = "fp32",
+        str | None,
+        typer.Option(help="fp32, fp16 or bf16 (torch on CUDA); fp16/int8 for tensorrt."),
+    ] = None,
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads for the engine (default: all cores).")
     ] = None,
@@ -49,36 +77,161 @@ def run(
     cuda_graph: Annotated[
         bool, typer.Option(help="torch CUDA: replay a CUDA graph at batch 1.")
     ] = False,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setting",
+            "-s",
+            help="Any engine setting as KEY=VALUE (repeatable), e.g. spinning=false.",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
     notes: Annotated[str | None, typer.Option(help="Free text stored in the record.")] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Run workloads with the measurement loop and write run records to OUT/runs/."""
-    from ecoscore.session import RunOptions, run_many
+    from ecoscore.session import RunOptions
 
+    settings = parse_settings(list(setting or []))
+    given = {
+        "precision": precision,
+        "threads": threads,
+        "channels_last": channels_last or None,
+        "compile": compile or None,
+        "cuda_graph": cuda_graph or None,
+    }
+    settings.update({k: v for k, v in given.items() if v is not None})
     opts = RunOptions(
         workloads=list(workload or []),
         model=model,
         engine=engine,
         device=device,
         meter=meter,
+        boundary=boundary,
         quick=quick,
         repeats=repeats,
         baseline=baseline,
         data=data,
         out=out,
         notes=notes,
-        precision=precision,
-        threads=threads,
-        channels_last=channels_last,
-        compile=compile,
-        cuda_graph=cuda_graph,
+        engine_settings=settings,
     )
-    try:
-        run_many(opts)
-    except (Exception, KeyboardInterrupt) as e:  # one line for the user; --debug: traceback
-        fail(e, debug)
+    run_session(opts)
+
+
+def run_session(opts: Any) -> list[Path]:
+    """Plan, open the meter, run each workload with a progress display, print a summary."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ecoscore.session import describe, execute, open_meter, plan_runs, sigterm_interrupts
+
+    console = Console(stderr=True)
+    plans = plan_runs(opts)
+    with sigterm_interrupts():
+        m = open_meter(opts.meter, opts.device, opts.boundary)
+        if m.fallback_reason:
+            warn(f"meter: {m.fallback_reason}")
+        info = m.meter.info
+        console.print(
+            f"meter: [bold]{info.name}[/] ({info.measurement.value}) at boundary "
+            f"[bold]{info.boundary}[/], source: {info.source}",
+            highlight=False,
+        )
+        device = describe(opts.device)
+        done: list[tuple[RunRecord, Path]] = []
+        m.meter.start()
+        try:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                for plan in plans:
+                    name = plan.workload.info.name
+                    task = bar.add_task(f"{name}: starting", total=None)
+
+                    def step(msg: str, task: int = task, name: str = name) -> None:
+                        bar.update(task, description=f"{name}: {msg}", completed=0, total=None)
+
+                    def progress(n: int, total: int, task: int = task) -> None:
+                        bar.update(task, completed=n, total=total)
+
+                    def on_engine(engine: Any) -> None:
+                        if engine.fallback_reason:
+                            warn(f"engine: {engine.fallback_reason}")
+
+                    done.append(execute(plan, m, device, opts, step, progress, on_engine))
+                    bar.remove_task(task)
+        finally:
+            m.meter.close()
+    print_summary(done)
+    return [path for _, path in done]
+
+
+def _fmt_energy(j: float | None) -> str:
+    return "invalid" if j is None else f"{j * 1e3:.4g} mJ"
+
+
+def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    table = Table(title="ecoscore run summary")
+    for col in (
+        "workload",
+        "model",
+        "engine",
+        "quality (gate)",
+        "p50 / p90 ms",
+        "energy/inf single",
+        "energy/inf offline",
+        "offline inf/s",
+        "energy",
+    ):
+        table.add_column(col)
+    for rec, _ in records:
+        ss, off = rec.scenario("single_stream"), rec.scenario("offline")
+        q = rec.quality
+        mark = "" if q.passed else " [red]below gate[/]"
+        lat = f"{ss.latency.p50_ms:.3f} / {ss.latency.p90_ms:.3f}" if ss and ss.latency else "-"
+        e_ss = ss.energy_per_inference_j.median if ss and ss.energy_per_inference_j else None
+        e_off = off.energy_per_inference_j.median if off and off.energy_per_inference_j else None
+        thr = f"{off.throughput_per_s.median:,.0f}" if off else "-"
+        kind = rec.meter.measurement + (" (quick)" if rec.run.quick else "")
+        table.add_row(
+            escape(rec.workload.name),
+            escape(rec.model.name),
+            escape(f"{rec.engine.name} {rec.engine.precision}"),
+            f"{q.metric} {q.value:.4f} ({q.gate:g}){mark}",
+            lat,
+            _fmt_energy(e_ss),
+            _fmt_energy(e_off),
+            thr,
+            kind,
+        )
+    out.print(table)
+    if records and records[0][0].meter.measurement == "ESTIMATED":
+        out.print(
+            "[yellow]Energy is ESTIMATED (no energy sensor was read): "
+            f"{escape(records[0][0].meter.source)}. It cannot certify a grade.[/]"
+        )
+    for rec, _ in records:
+        for s in rec.scenarios:
+            flagged = {w.details.get("interference") for w in s.windows} - {None}
+            if flagged:
+                out.print(
+                    f"[yellow]{escape(rec.workload.name)} {s.name}: interference flagged: "
+                    f"{escape('; '.join(sorted(map(str, flagged))))}[/]"
+                )
+    for _, path in records:
+        print(f"record: {path}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    add_command(app, "run", run)

@@ -4,40 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from ecoscore.commands.common import add_command
 
 if TYPE_CHECKING:
     from ecoscore.grading.grade import Grade
     from ecoscore.grading.indicators import Indicators
     from ecoscore.record import RunRecord
-
-
-def fail_scoring(e: BaseException, debug: bool) -> NoReturn:
-    """One line and a documented exit code (docs/errors.md) for errors of grading."""
-    from ecoscore.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_USAGE, fail
-    from ecoscore.grading.carbon import CarbonDataError
-    from ecoscore.grading.embodied import EmbodiedDataError
-    from ecoscore.grading.indicators import IndicatorError
-    from ecoscore.grading.scale import ScaleError
-    from ecoscore.reports.label import LabelError
-
-    if debug:
-        raise e
-    codes = {
-        ScaleError: EXIT_USAGE,
-        CarbonDataError: EXIT_USAGE,
-        IndicatorError: EXIT_USAGE,
-        EmbodiedDataError: EXIT_INPUT,
-        LabelError: EXIT_INPUT,
-    }
-    code = next((c for kind, c in codes.items() if isinstance(e, kind)), None)
-    if code is None:
-        fail(e, debug)
-        raise typer.Exit(EXIT_FAILURE)  # not reached: fail() always exits
-    typer.echo(f"ecoscore: error: {e}", err=True)
-    raise typer.Exit(code)
 
 
 def energy_ranks(grades: list[Grade]) -> list[str]:
@@ -153,26 +129,20 @@ def score(
     from ecoscore.grading.scale import load_scale
     from ecoscore.record import load_record
 
-    try:
-        the_scale = load_scale(scale)
-        loaded = [load_record(p) for p in records]
-        base = load_record(baseline) if baseline is not None else None
-    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
-        fail_scoring(e, debug)
-    try:
-        grades = [grade_record(r, the_scale) for r in loaded]
-        inds = [
-            compute_indicators(
-                r,
-                location=location,
-                baseline=base,
-                queries_per_day=queries_per_day,
-                water_l_per_kwh=water_l_per_kwh,
-            )
-            for r in loaded
-        ]
-    except Exception as e:  # noqa: BLE001
-        fail_scoring(e, debug)
+    the_scale = load_scale(scale)
+    loaded = [load_record(p) for p in records]
+    base = load_record(baseline) if baseline is not None else None
+    grades = [grade_record(r, the_scale) for r in loaded]
+    inds = [
+        compute_indicators(
+            r,
+            location=location,
+            baseline=base,
+            queries_per_day=queries_per_day,
+            water_l_per_kwh=water_l_per_kwh,
+        )
+        for r in loaded
+    ]
     ranks = energy_ranks(grades)
     if json_out:
         doc: dict[str, Any] = {
@@ -246,4 +216,4 @@ def _print_tables(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("score")(score)
+    add_command(app, "score", score)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.errors import EXIT_INPUT, EXIT_INTEGRITY, fail
+from ecoscore.commands.common import add_command
 
 
 def keys(
@@ -25,9 +25,8 @@ def keys(
 
     try:
         key_path, pub_path, public_b64 = generate_key_pair(out)
-    except (SigningError, OSError) as e:
-        print(f"ecoscore: error: {e}")
-        raise typer.Exit(EXIT_INPUT) from None
+    except OSError as e:
+        raise SigningError(f"{out}: cannot write the key pair: {e.strerror or e}") from None
     print(f"private key: {key_path} (mode 0600; keep it secret)")
     print(f"public key:  {pub_path}")
     print("give this entry to whoever must trust your records (trusted-keys or policy file):")
@@ -43,26 +42,23 @@ def sign(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Sign a record: the signature covers its record_id (the hash of its content)."""
-    from ecoscore.jury.signing import SigningError, load_private_key, record_bytes, sign_record
-    from ecoscore.record import IntegrityError, load_record, write_atomic
+    from ecoscore.files import write_atomic
+    from ecoscore.jury.signing import load_private_key, record_bytes, sign_record
+    from ecoscore.record import RecordWriteError, load_record
 
+    rec = load_record(record)
+    signed = sign_record(rec, load_private_key(key))
+    target = out or record
     try:
-        rec = load_record(record)
-        signed = sign_record(rec, load_private_key(key))
-        target = out or record
         write_atomic(target, record_bytes(signed))
-    except IntegrityError as e:
-        print(f"ecoscore: error: {e}")
-        raise typer.Exit(EXIT_INTEGRITY) from None
-    except SigningError as e:
-        print(f"ecoscore: error: {e}")
-        raise typer.Exit(EXIT_INPUT) from None
-    except Exception as e:  # noqa: BLE001 - one line for the user, traceback with --debug
-        fail(e, debug)
+    except OSError as e:
+        raise RecordWriteError(
+            f"{target}: cannot write the signed record: {e.strerror or e}"
+        ) from None
     assert signed.signature is not None
     print(f"signed {target}: record {signed.record_id[:12]} with key {signed.signature.key_id}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("keys")(keys)
-    app.command("sign")(sign)
+    add_command(app, "keys", keys)
+    add_command(app, "sign", sign)

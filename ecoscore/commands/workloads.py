@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from ecoscore.commands.common import add_command
+
 
 def workloads() -> None:
     """List the bundled workloads (and those that read a data set you have on disk)."""
@@ -32,4 +34,4 @@ def workloads() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("workloads")(workloads)
+    add_command(app, "workloads", workloads)

@@ -19,13 +19,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ecoscore.errors import UsageError
+
 DEFAULT_LOCATION = "FRA"
 ENERGY_MIX_RELPATH = ("data", "private_infra", "global_energy_mix.json")
 J_PER_KWH = 3.6e6
 _ISO3_RE = re.compile(r"^[A-Z]{3}$")
 
 
-class CarbonDataError(Exception):
+class CarbonDataError(UsageError):
     """The grid-intensity data cannot be read or has no figure for the location."""
 
 

@@ -11,44 +11,87 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from ecoscore.files import read_toml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from ecoscore.errors import InputError
+from ecoscore.files import toml_model
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_TABLE_VERSION = "2026.1"
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
-_STATUSES = ("published", "proxy", "none")
-_KINDS = ("cpu", "gpu", "board")
 _VERSION_RE = re.compile(r"^\d{4}\.\d{1,3}$")
 
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
-class EmbodiedDataError(Exception):
+
+class EmbodiedDataError(InputError):
     """The embodied table is missing or invalid; the message names the file and the field."""
 
 
-@dataclass(frozen=True)
-class DeviceFootprint:
-    id: str
+class DeviceFootprint(BaseModel):
+    """One ``[[devices]]`` entry of the table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Text
     kind: Literal["cpu", "gpu", "board"]
-    name: str
-    pattern: re.Pattern[str]
+    name: Text
+    match: Text
     footprint_status: Literal["published", "proxy", "none"]
-    kgco2e: float | None
-    footprint_source: str
-    lifetime_years: float
-    lifetime_source: str
+    kgco2e: float | None = Field(default=None, gt=0, allow_inf_nan=False, strict=True)
+    footprint_source: Text
+    lifetime_years: float = Field(gt=0, allow_inf_nan=False, strict=True)
+    lifetime_source: Text
+
+    @model_validator(mode="after")
+    def _figure_follows_status(self) -> DeviceFootprint:
+        if self.footprint_status == "none" and self.kgco2e is not None:
+            raise ValueError("kgco2e is given, but footprint_status is 'none'")
+        if self.footprint_status != "none" and self.kgco2e is None:
+            raise ValueError(f"kgco2e is missing (footprint_status is {self.footprint_status!r})")
+        try:
+            re.compile(self.match)
+        except re.error as e:
+            raise ValueError(f"match: bad regular expression: {e}") from None
+        return self
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.match, re.IGNORECASE)
 
     def matches(self, kind: str, device_name: str) -> bool:
         return kind == self.kind and self.pattern.search(device_name) is not None
 
 
-@dataclass(frozen=True)
-class EmbodiedTable:
-    version: str
-    path: Path
-    devices: tuple[DeviceFootprint, ...]
+class _TableHead(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Annotated[str, StringConstraints(pattern=r"^\d{4}\.\d{1,3}$")]
+    unit: str = ""
+
+
+class EmbodiedTable(BaseModel):
+    """The whole file: ``[table]`` and at least one ``[[devices]]``, ids unique."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: _TableHead
+    devices: tuple[DeviceFootprint, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> EmbodiedTable:
+        ids = [d.id for d in self.devices]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate device ids in {ids}")
+        return self
+
+    @property
+    def version(self) -> str:
+        return self.table.version
 
     def match(self, kind: str, device_name: str) -> DeviceFootprint | None:
         return next((d for d in self.devices if d.matches(kind, device_name)), None)
@@ -84,67 +127,7 @@ def load_embodied_table(
         if not _VERSION_RE.match(version):
             raise EmbodiedDataError(f"embodied table version {version!r} is not YYYY.N")
         path = DATA_DIR / f"embodied_{version}.toml"
-    path = Path(path)
-    doc = read_toml(path, EmbodiedDataError)
-    head = doc.get("table")
-    if not isinstance(head, dict) or not isinstance(head.get("version"), str):
-        raise EmbodiedDataError(f"{path}: missing field 'table.version'")
-    entries = doc.get("devices")
-    if not isinstance(entries, list) or not entries:
-        raise EmbodiedDataError(f"{path}: missing [[devices]] entries")
-    devices = tuple(_parse_device(e, f"{path}: devices[{i}]") for i, e in enumerate(entries))
-    ids = [d.id for d in devices]
-    if len(set(ids)) != len(ids):
-        raise EmbodiedDataError(f"{path}: duplicate device ids in {ids}")
-    return EmbodiedTable(version=head["version"], path=path, devices=devices)
-
-
-def _text(entry: dict[str, Any], key: str, where: str) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise EmbodiedDataError(f"{where}.{key}: missing or not text")
-    return " ".join(value.split())
-
-
-def _positive(entry: dict[str, Any], key: str, where: str) -> float:
-    value = entry.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise EmbodiedDataError(f"{where}.{key}: expected a positive number, got {value!r}")
-    return float(value)
-
-
-def _parse_device(entry: Any, where: str) -> DeviceFootprint:
-    if not isinstance(entry, dict):
-        raise EmbodiedDataError(f"{where}: expected a table")
-    kind = _text(entry, "kind", where)
-    if kind not in _KINDS:
-        raise EmbodiedDataError(f"{where}.kind: {kind!r} is not one of {', '.join(_KINDS)}")
-    status = _text(entry, "footprint_status", where)
-    if status not in _STATUSES:
-        raise EmbodiedDataError(
-            f"{where}.footprint_status: {status!r} is not one of {', '.join(_STATUSES)}"
-        )
-    if status == "none":
-        if "kgco2e" in entry:
-            raise EmbodiedDataError(f"{where}.kgco2e: given, but footprint_status is 'none'")
-        kg = None
-    else:
-        kg = _positive(entry, "kgco2e", where)
-    try:
-        pattern = re.compile(_text(entry, "match", where), re.IGNORECASE)
-    except re.error as e:
-        raise EmbodiedDataError(f"{where}.match: bad regular expression: {e}") from None
-    return DeviceFootprint(
-        id=_text(entry, "id", where),
-        kind=kind,  # type: ignore[arg-type]
-        name=_text(entry, "name", where),
-        pattern=pattern,
-        footprint_status=status,  # type: ignore[arg-type]
-        kgco2e=kg,
-        footprint_source=_text(entry, "footprint_source", where),
-        lifetime_years=_positive(entry, "lifetime_years", where),
-        lifetime_source=_text(entry, "lifetime_source", where),
-    )
+    return toml_model(Path(path), EmbodiedTable, EmbodiedDataError, "embodied table")
 
 
 def embodied_share(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ecoscore.errors import UsageError
 from ecoscore.grading.carbon import DEFAULT_LOCATION, J_PER_KWH, GridIntensity, grid_intensity
 from ecoscore.grading.embodied import (
     EmbodiedShare,
@@ -24,7 +25,7 @@ DAYS_PER_YEAR = 365.25
 VOLUME_MULTIPLES = (1, 10, 100)
 
 
-class IndicatorError(Exception):
+class IndicatorError(UsageError):
     """An indicator cannot be computed as asked (e.g. a baseline of another workload)."""
 
 

@@ -12,33 +12,81 @@ from __future__ import annotations
 import math
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
-from ecoscore.files import read_toml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from ecoscore.errors import InputError, UsageError
+from ecoscore.files import toml_model
 
 SCALES_DIR = Path(__file__).resolve().parents[1] / "scales"
 DEFAULT_SCALE_VERSION = "2026.1"
 CLASSES: tuple[str, ...] = ("A", "B", "C", "D", "E")
 #: Written bounds may differ from the derived ones by this much (rounding to 3 figures).
 BOUND_TOLERANCE_REL = 0.01
-_VERSION_RE = re.compile(r"^\d{4}\.\d{1,3}$")
-_RULES = ("geometric-centred",)
+_VERSION = r"^\d{4}\.\d{1,3}$"
+_VERSION_RE = re.compile(_VERSION)
+
+Version = Annotated[str, StringConstraints(pattern=_VERSION)]
+Prose = Annotated[str, StringConstraints(min_length=1)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 
 
-class ScaleError(Exception):
-    """A scale cannot be found or is invalid; the message names the file and the field."""
+class ScaleError(InputError):
+    """A scale file is invalid; the message names the file and the field."""
 
 
-@dataclass(frozen=True)
-class WorkloadScale:
+class UnknownScale(UsageError, ScaleError):
+    """No published scale has the version asked for (a bad ``--scale`` option)."""
+
+
+class _Toml(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UpperBounds(_Toml):
+    """Upper bounds (inclusive) of classes A to D; E has none."""
+
+    A: Positive
+    B: Positive
+    C: Positive
+    D: Positive
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.A, self.B, self.C, self.D)
+
+
+class WorkloadScale(_Toml):
     """The A-to-E thresholds of one workload: upper bounds (inclusive) of A, B, C and D."""
 
-    workload: str
-    reference_energy_per_inference_j: float
-    reference_point: str
-    upper_bounds_j: tuple[float, float, float, float]
+    workload: str = ""
+    reference_energy_per_inference_j: Positive
+    reference_point: Prose
+    upper_bounds: UpperBounds = Field(alias="upper_bounds_j")
+
+    @field_validator("reference_point")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        return " ".join(v.split())
+
+    @model_validator(mode="after")
+    def _increasing(self) -> WorkloadScale:
+        b = self.upper_bounds_j
+        if list(b) != sorted(set(b)):
+            raise ValueError("upper_bounds_j: bounds must increase from A to D")
+        return self
+
+    @property
+    def upper_bounds_j(self) -> tuple[float, float, float, float]:
+        return self.upper_bounds.as_tuple()
 
     def class_of(self, energy_per_inference_j: float) -> str:
         """The class whose interval holds the energy (a bound belongs to the lower class)."""
@@ -53,18 +101,75 @@ class WorkloadScale:
         return [(c, edges[i], edges[i + 1]) for i, c in enumerate(CLASSES)]
 
 
-@dataclass(frozen=True)
-class Scale:
-    version: str
-    path: Path
-    published: str
-    quantity: str
-    scenario: str
-    energy: str
-    rule: str
-    classes_per_decade: int
-    rescaling_rule: str
-    workloads: dict[str, WorkloadScale]
+class ScaleHead(_Toml):
+    """The ``[scale]`` table: what is graded and by which rule."""
+
+    version: Version
+    published: Prose
+    quantity: Literal["energy_per_inference_j"]
+    scenario: Literal["single_stream"]
+    energy: Literal["gross"]
+    classes: tuple[Literal["A"], Literal["B"], Literal["C"], Literal["D"], Literal["E"]]
+    rule: Literal["geometric-centred"]
+    classes_per_decade: int = Field(ge=1, strict=True)
+    rescaling_rule: Prose
+
+    @field_validator("rescaling_rule")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        return " ".join(v.split())
+
+
+class Scale(_Toml):
+    """A whole scale file. The bounds of each workload must follow from its reference point
+    by the scale's rule, so that a hand edit that breaks the rule is caught."""
+
+    scale: ScaleHead
+    workloads: dict[str, WorkloadScale] = Field(min_length=1)
+    path: Path = Path()
+
+    @field_validator("workloads")
+    @classmethod
+    def _named(cls, v: dict[str, WorkloadScale]) -> dict[str, WorkloadScale]:
+        return {name: ws.model_copy(update={"workload": name}) for name, ws in v.items()}
+
+    @model_validator(mode="after")
+    def _bounds_follow_the_rule(self) -> Scale:
+        per_decade = self.scale.classes_per_decade
+        for name, ws in self.workloads.items():
+            derived = derive_upper_bounds(ws.reference_energy_per_inference_j, per_decade)
+            for letter, written, rule in zip(CLASSES, ws.upper_bounds_j, derived, strict=False):
+                if abs(written - rule) > BOUND_TOLERANCE_REL * rule:
+                    shown = ", ".join(
+                        f"{c} = {v:.3g}" for c, v in zip(CLASSES, derived, strict=False)
+                    )
+                    raise ValueError(
+                        f"[workloads.{name}].upper_bounds_j.{letter}: {written:g} does not "
+                        f"follow from the reference point "
+                        f"{ws.reference_energy_per_inference_j:g} J; the rule gives "
+                        f"{{ {shown} }}"
+                    )
+        return self
+
+    @property
+    def version(self) -> str:
+        return self.scale.version
+
+    @property
+    def published(self) -> str:
+        return self.scale.published
+
+    @property
+    def rule(self) -> str:
+        return self.scale.rule
+
+    @property
+    def classes_per_decade(self) -> int:
+        return self.scale.classes_per_decade
+
+    @property
+    def rescaling_rule(self) -> str:
+        return self.scale.rescaling_rule
 
     def for_workload(self, name: str) -> WorkloadScale | None:
         return self.workloads.get(name)
@@ -89,114 +194,23 @@ def available_versions() -> list[str]:
 
 def scale_path(version: str) -> Path:
     if not _VERSION_RE.match(version):
-        raise ScaleError(f"scale version {version!r} is not of the form YYYY.N (e.g. 2026.1)")
+        raise UnknownScale(
+            f"scale version {version!r} is not of the form YYYY.N (e.g. {DEFAULT_SCALE_VERSION})"
+        )
     path = SCALES_DIR / f"{version}.toml"
     if not path.is_file():
         known = ", ".join(available_versions()) or "none"
-        raise ScaleError(f"no scale {version!r} ({path} is missing); published scales: {known}")
+        raise UnknownScale(f"no scale {version!r}; published scales: {known}")
     return path
 
 
 def load_scale(version: str = DEFAULT_SCALE_VERSION, path: Path | None = None) -> Scale:
     """Load and validate a scale by version, or from an explicit file."""
     path = Path(path) if path is not None else scale_path(version)
-    doc = read_toml(path, ScaleError)
-    return _parse_scale(doc, path)
-
-
-def _field(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in table:
-        raise ScaleError(f"{where}: missing field '{key}'")
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ScaleError(f"{where}.{key}: expected {_kind_name(kind)}, got {value!r}")
-    return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(k.__name__ for k in kinds)
-
-
-def _parse_scale(doc: dict[str, Any], path: Path) -> Scale:
-    head = _field(doc, "scale", dict, str(path))
-    where = f"{path}: [scale]"
-    version = _field(head, "version", str, where)
-    if not _VERSION_RE.match(version):
-        raise ScaleError(f"{where}.version: {version!r} is not of the form YYYY.N")
-    if _VERSION_RE.match(path.stem) and path.stem != version:
-        raise ScaleError(f"{where}.version: {version!r} does not match the file name")
-    classes = _field(head, "classes", list, where)
-    if tuple(classes) != CLASSES:
-        raise ScaleError(f"{where}.classes: expected {list(CLASSES)}, got {classes!r}")
-    rule = _field(head, "rule", str, where)
-    if rule not in _RULES:
-        raise ScaleError(f"{where}.rule: unknown rule {rule!r} (known: {', '.join(_RULES)})")
-    per_decade = _field(head, "classes_per_decade", int, where)
-    if per_decade < 1:
-        raise ScaleError(f"{where}.classes_per_decade: must be at least 1, got {per_decade}")
-    for key, expected in (
-        ("quantity", "energy_per_inference_j"),
-        ("scenario", "single_stream"),
-        ("energy", "gross"),
-    ):
-        value = _field(head, key, str, where)
-        if value != expected:
-            raise ScaleError(f"{where}.{key}: this ecoscore grades {expected!r}, not {value!r}")
-    workloads_doc = _field(doc, "workloads", dict, str(path))
-    if not workloads_doc:
-        raise ScaleError(f"{path}: [workloads] is empty")
-    workloads = {
-        name: _parse_workload(name, table, per_decade, f"{path}: [workloads.{name}]")
-        for name, table in workloads_doc.items()
-    }
-    return Scale(
-        version=version,
-        path=path,
-        published=_field(head, "published", str, where),
-        quantity=head["quantity"],
-        scenario=head["scenario"],
-        energy=head["energy"],
-        rule=rule,
-        classes_per_decade=per_decade,
-        rescaling_rule=" ".join(_field(head, "rescaling_rule", str, where).split()),
-        workloads=workloads,
-    )
-
-
-def _parse_workload(name: str, table: Any, per_decade: int, where: str) -> WorkloadScale:
-    if not isinstance(table, dict):
-        raise ScaleError(f"{where}: expected a table")
-    ref = float(_field(table, "reference_energy_per_inference_j", (int, float), where))
-    if not (ref > 0 and math.isfinite(ref)):
-        raise ScaleError(f"{where}.reference_energy_per_inference_j: must be > 0, got {ref}")
-    note = _field(table, "reference_point", str, where)
-    bounds_doc = _field(table, "upper_bounds_j", dict, where)
-    bounds: list[float] = []
-    for letter in CLASSES[:-1]:
-        value = _field(bounds_doc, letter, (int, float), f"{where}.upper_bounds_j")
-        bounds.append(float(value))
-    extra = set(bounds_doc) - set(CLASSES[:-1])
-    if extra:
-        raise ScaleError(
-            f"{where}.upper_bounds_j: unexpected key(s) {sorted(extra)}; E has no upper bound"
-        )
-    if any(not (b > 0 and math.isfinite(b)) for b in bounds) or bounds != sorted(set(bounds)):
-        raise ScaleError(f"{where}.upper_bounds_j: bounds must be positive and increasing")
-    derived = derive_upper_bounds(ref, per_decade)
-    for letter, written, rule_value in zip(CLASSES, bounds, derived, strict=False):
-        if abs(written - rule_value) > BOUND_TOLERANCE_REL * rule_value:
-            shown = ", ".join(f"{c} = {v:.3g}" for c, v in zip(CLASSES, derived, strict=False))
-            raise ScaleError(
-                f"{where}.upper_bounds_j.{letter}: {written:g} does not follow from the "
-                f"reference point {ref:g} J; the rule gives {{ {shown} }}"
-            )
-    return WorkloadScale(
-        workload=name,
-        reference_energy_per_inference_j=ref,
-        reference_point=" ".join(note.split()),
-        upper_bounds_j=(bounds[0], bounds[1], bounds[2], bounds[3]),
-    )
+    scale = toml_model(path, Scale, ScaleError, "scale")
+    if _VERSION_RE.match(path.stem) and path.stem != scale.version:
+        raise ScaleError(f"{path}: scale.version: {scale.version!r} does not match the file name")
+    return scale.model_copy(update={"path": path})
 
 
 def _main(argv: list[str]) -> int:

@@ -23,12 +23,15 @@ import platform
 import stat
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ecoscore.record import RecordError, RunRecord, load_record, parse_record, write_atomic
+from ecoscore.errors import InputError, IntegrityFailure
+from ecoscore.files import write_atomic
+from ecoscore.record import RecordError, RunRecord, load_record, parse_record
 
 BUNDLE_FORMAT = "ecoscore-bundle"
 BUNDLE_VERSION = 1
@@ -43,11 +46,11 @@ RATIO_MIN_BYTES = 64 * 1024
 CATEGORY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-class BundleError(Exception):
+class BundleError(InputError):
     """A bundle cannot be written or is refused on reading; names the archive and member."""
 
 
-class BundleIntegrityError(BundleError):
+class BundleIntegrityError(IntegrityFailure, BundleError):
     """A member does not match the SHA-256 the manifest gives for it."""
 
 
@@ -104,23 +107,6 @@ def environment_description() -> dict[str, Any]:
     }
 
 
-def label_svg(record: RunRecord, scale_version: str | None = None) -> bytes:
-    """The eco-score label of ``record`` as SVG bytes (ecoscore.reports.label)."""
-    import tempfile
-
-    from ecoscore.grading.grade import grade_record
-    from ecoscore.grading.indicators import compute_indicators
-    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, load_scale
-    from ecoscore.reports.label import draw_label, save_label
-
-    scale = load_scale(scale_version or DEFAULT_SCALE_VERSION)
-    grade = grade_record(record, scale)
-    fig = draw_label(record, grade, compute_indicators(record), scale.for_workload(grade.workload))
-    with tempfile.TemporaryDirectory(prefix="ecoscore-label-") as tmp:
-        path = save_label(fig, Path(tmp) / "label.svg")
-        return path.read_bytes()
-
-
 def _check_category(category: str | None) -> None:
     if category is not None and (not category or not set(category) <= CATEGORY_CHARS):
         raise BundleError(
@@ -133,10 +119,10 @@ def write_bundle(
     out: Path,
     applicant: str | None = None,
     category: str | None = None,
-    scale_version: str | None = None,
-    with_labels: bool = True,
+    draw_label: Callable[[RunRecord], bytes] | None = None,
 ) -> Path:
-    """Check each record (schema and integrity), then write the bundle atomically."""
+    """Check each record (schema and integrity), then write the bundle atomically.
+    ``draw_label`` gives a record's label as SVG bytes (none: no labels)."""
     _check_category(category)
     if not records:
         raise BundleError("no records to bundle")
@@ -147,8 +133,8 @@ def write_bundle(
         if name in members:
             raise BundleError(f"{path}: record {record.record_id[:12]} is given twice")
         members[name] = Path(path).read_bytes()
-        if with_labels:
-            members[f"labels/{record.record_id}.svg"] = label_svg(record, scale_version)
+        if draw_label is not None:
+            members[f"labels/{record.record_id}.svg"] = draw_label(record)
     members[ENVIRONMENT] = _json_bytes(environment_description())
     manifest = {
         "format": BUNDLE_FORMAT,

@@ -31,18 +31,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
-from ecoscore.files import read_toml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+
+from ecoscore.errors import InputError
+from ecoscore.files import toml_model
 from ecoscore.grading.scale import CLASSES, DEFAULT_SCALE_VERSION
 from ecoscore.jury.compare import Comparison, Entry, Row
-from ecoscore.jury.trust import TrustedKeys, TrustError, parse_keys
+from ecoscore.jury.trust import TrustedKey, TrustedKeys
 
-HARDWARE_CLASSES = ("cpu", "gpu", "board")
+Grade = Literal["A", "B", "C", "D", "E"]
+Name = Annotated[str, StringConstraints(min_length=1)]
 
 
-class PolicyError(Exception):
+class PolicyError(InputError):
     """The policy file is invalid; the message names the file and the field."""
+
+
+class PolicyRules(BaseModel):
+    """The ``[policy]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    scale_version: str = DEFAULT_SCALE_VERSION
+    required_workloads: tuple[Name, ...] = ()
+    hardware_class: Literal["cpu", "gpu", "board"] | None = None
+    reference_hardware: tuple[Name, ...] = ()
+    measured_only: StrictBool = True
+    allow_quick: StrictBool = False
+    require_signature: StrictBool | None = None  # default: true when trusted keys are listed
+    default_category: str | None = None
+    min_grade: dict[str, Grade] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _default_category_is_known(self) -> PolicyRules:
+        cat = self.default_category
+        if cat is not None and self.min_grade and cat not in self.min_grade:
+            raise ValueError(f"default_category {cat!r} has no min_grade entry")
+        return self
+
+
+class PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: PolicyRules
+    keys: tuple[TrustedKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,68 +115,30 @@ class Verdict:
         return f"{head}{cat}: " + "; ".join(self.reasons)
 
 
-def _get(table: dict[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    if kind is not bool and isinstance(value, bool) or not isinstance(value, kind):
-        raise PolicyError(f"{where}.{key}: expected {kind.__name__}, got {value!r}")
-    return value
-
-
-def _str_list(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = _get(table, key, list, where, [])
-    if not all(isinstance(v, str) and v for v in value):
-        raise PolicyError(f"{where}.{key}: expected a list of non-empty strings")
-    return tuple(value)
-
-
-def parse_policy(doc: dict[str, Any], source: str) -> Policy:
-    head = doc.get("policy")
-    if not isinstance(head, dict):
-        raise PolicyError(f"{source}: missing table [policy]")
-    known = {
-        "name", "scale_version", "required_workloads", "hardware_class", "reference_hardware",
-        "measured_only", "allow_quick", "require_signature", "default_category", "min_grade",
-    }  # fmt: skip
-    unknown = sorted(set(head) - known)
-    if unknown:
-        raise PolicyError(f"{source}: [policy]: unknown field(s) {unknown}")
-    where = f"{source}: [policy]"
-    hw = _get(head, "hardware_class", str, where, None)
-    if hw is not None and hw not in HARDWARE_CLASSES:
-        raise PolicyError(f"{where}.hardware_class: {hw!r} is not one of {HARDWARE_CLASSES}")
-    grades = _get(head, "min_grade", dict, where, {})
-    for cat, letter in grades.items():
-        if letter not in CLASSES:
-            raise PolicyError(f"{where}.min_grade.{cat}: {letter!r} is not a grade A to E")
-    try:
-        trusted = parse_keys(doc, source)
-    except TrustError as e:
-        raise PolicyError(str(e)) from None
-    default_cat = _get(head, "default_category", str, where, None)
-    if default_cat is not None and grades and default_cat not in grades:
-        raise PolicyError(f"{where}.default_category: {default_cat!r} has no min_grade entry")
-    return Policy(
-        name=_get(head, "name", str, where, Path(source).stem),
-        source=source,
-        scale_version=_get(head, "scale_version", str, where, DEFAULT_SCALE_VERSION),
-        required_workloads=_str_list(head, "required_workloads", where),
-        hardware_class=hw,
-        reference_hardware=_str_list(head, "reference_hardware", where),
-        measured_only=_get(head, "measured_only", bool, where, True),
-        allow_quick=_get(head, "allow_quick", bool, where, False),
-        require_signature=_get(head, "require_signature", bool, where, bool(trusted.keys)),
-        default_category=default_cat,
-        min_grade=dict(grades),
-        trusted=trusted,
-    )
-
-
 def load_policy(path: Path) -> Policy:
     path = Path(path)
-    doc = read_toml(path, PolicyError, "policy")
-    return parse_policy(doc, str(path))
+    doc = toml_model(path, PolicyFile, PolicyError, "policy")
+    rules = doc.policy
+    try:
+        trusted = TrustedKeys(keys=doc.keys, source=str(path))
+    except ValueError as e:
+        raise PolicyError(f"{path}: keys: {e}") from None
+    return Policy(
+        name=rules.name or path.stem,
+        source=str(path),
+        scale_version=rules.scale_version,
+        required_workloads=rules.required_workloads,
+        hardware_class=rules.hardware_class,
+        reference_hardware=rules.reference_hardware,
+        measured_only=rules.measured_only,
+        allow_quick=rules.allow_quick,
+        require_signature=(
+            rules.require_signature if rules.require_signature is not None else bool(doc.keys)
+        ),
+        default_category=rules.default_category,
+        min_grade=dict(rules.min_grade),
+        trusted=trusted,
+    )
 
 
 def _record_reasons(row: Row, policy: Policy, category: str | None) -> list[str]:

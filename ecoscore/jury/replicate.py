@@ -9,20 +9,20 @@ allowed ratio widens with the spread of the repeats of both runs (ecoscore.gradi
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ecoscore.benchmarks.base import Workload
+from ecoscore.errors import InputError
 from ecoscore.grading.uncertainty import repeats_log_sigma
 from ecoscore.record import DeviceRef, RunRecord, Stat
-from ecoscore.runners.engines.base import Engine
-from ecoscore.runners.meters.base import Meter
+from ecoscore.runners.engines.base import Engine, EngineConfig
+from ecoscore.runners.meters.base import Meter, MeterConfig
 
 
-class ReplicationError(Exception):
+class ReplicationError(InputError):
     """A replication cannot be made as asked; the message says why."""
 
 
@@ -183,7 +183,8 @@ def compare_runs(original: RunRecord, replication: RunRecord) -> ReplicationRepo
 def find_model_file(record: RunRecord, model: Path | None) -> Path:
     """The model file to re-run: ``model`` (its sha256 must match the record) or a reference
     model under models/ with the recorded sha256."""
-    from ecoscore.benchmarks.base import file_sha256
+    from ecoscore.files import file_sha256
+    from ecoscore.models.registry import find_by_sha256
 
     want = record.model.sha256
     if model is not None:
@@ -197,19 +198,14 @@ def find_model_file(record: RunRecord, model: Path | None) -> Path:
                 f"({record.model.file_name}); refusing to replicate with another model"
             )
         return model
-    from ecoscore.models.registry import MODELS_DIR
-
-    for manifest in sorted(MODELS_DIR.glob("*/manifest.json")):
-        doc = json.loads(manifest.read_text())
-        for m in doc.get("models", []):
-            for name in m.get("files", {}).values():
-                path = manifest.parent / name
-                if path.is_file() and file_sha256(path) == want:
-                    return path
-    raise ReplicationError(
-        f"the recorded model {record.model.name!r} ({record.model.file_name}, sha256 "
-        f"{want[:12]}) is not one of the reference models under models/; give it with --model"
-    )
+    found = find_by_sha256(want)
+    if found is None:
+        raise ReplicationError(
+            f"the recorded model {record.model.name!r} ({record.model.file_name}, sha256 "
+            f"{want[:12]}) is not one of the reference models under models/; give it with "
+            "--model"
+        )
+    return found
 
 
 _ORT_LEVELS = {
@@ -220,24 +216,55 @@ _ORT_LEVELS = {
 }
 
 
-def engine_options(record: RunRecord) -> dict[str, object]:
-    """Engine constructor options that reproduce the recorded engine settings."""
-    s = record.engine.settings
-    if record.engine.name == "onnxruntime":
-        opts: dict[str, object] = {}
-        if isinstance(s.get("intra_op_num_threads"), int):
-            opts["intra_op_threads"] = s["intra_op_num_threads"]
-        if isinstance(s.get("inter_op_num_threads"), int):
-            opts["inter_op_threads"] = s["inter_op_num_threads"]
-        if isinstance(s.get("allow_spinning"), bool):
-            opts["allow_spinning"] = s["allow_spinning"]
-        level = _ORT_LEVELS.get(str(s.get("graph_optimization_level")))
-        if level:
-            opts["graph_optimization"] = level
-        return opts
-    if record.engine.name == "torch" and isinstance(s.get("num_threads"), int):
-        return {"threads": s["num_threads"]}
-    return {}
+def engine_config(record: RunRecord, device: str | None = None) -> EngineConfig:
+    """The engine config that reproduces the recorded engine (``device`` overrides its
+    device). A 1.0 record has no stored config: it is rebuilt from the settings it has."""
+    from ecoscore.runners.engines.registry import config_from_record
+    from ecoscore.runners.engines.registry import engine_config as make
+
+    stored = record.engine.config
+    if stored is not None:
+        doc = dict(stored)
+        if device is not None:
+            doc["device"] = device
+        return config_from_record(doc, f"record {record.record_id[:12]}")
+    s, e = record.engine.settings, record.engine
+    settings: dict[str, object] = {"device": device or e.device, "precision": e.precision}
+    if e.name == "onnxruntime":
+        settings["threads"] = s.get("intra_op_num_threads")
+        settings["inter_op_threads"] = s.get("inter_op_num_threads", 1)
+        settings["spinning"] = s.get("allow_spinning", True)
+        level = str(s.get("graph_optimization_level", "ORT_ENABLE_ALL"))
+        settings["graph_optimization"] = _ORT_LEVELS.get(level, "all")
+    elif e.name == "torch":
+        settings["threads"] = s.get("num_threads")
+        for key, recorded in (
+            ("channels_last", "channels_last"),
+            ("compile", "torch_compile"),
+            ("cuda_graph", "cuda_graph_batch1"),
+        ):
+            if s.get(recorded):
+                settings[key] = True
+    return make(e.name, **{k: v for k, v in settings.items() if v is not None})
+
+
+def meter_config(record: RunRecord) -> MeterConfig:
+    """The meter config that reproduces the recorded meter. An external power log is never
+    opened from a record's path: the replication needs its own log (``--meter csv:PATH``)."""
+    from ecoscore.runners.meters.registry import config_class, config_from_record
+
+    stored = record.meter.config
+    name = stored.get("meter") if stored is not None else None
+    if stored is None:  # a 1.0 record: by the meter's name
+        name = "estimate" if record.meter.measurement == "ESTIMATED" else record.meter.name
+    if name == "csv":
+        raise ReplicationError(
+            "the original run read an external instrument's power log; give this run's own "
+            "log with --meter csv:PATH"
+        )
+    if stored is None:
+        return config_class(str(name))()
+    return config_from_record(dict(stored), f"record {record.record_id[:12]}")
 
 
 def check_workload(record: RunRecord, workload: Workload) -> None:
@@ -273,6 +300,7 @@ def replicate(
     engine: Engine,
     meter: Meter,
     device: DeviceRef,
+    meter_requested: str | None = None,
     step: Callable[[str], None] | None = None,
 ) -> tuple[RunRecord, ReplicationReport]:
     """Re-run ``original``'s workload with the given model file, engine and meter (same
@@ -298,6 +326,7 @@ def replicate(
         device=device,
         quick=original.run.quick,
         repeats=original.run.repeats,
+        meter_requested=meter_requested,
         scenarios=scenarios,
     )
     new = run_benchmark(req, step)

@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ecoscore.errors import InputError
+from ecoscore.files import write_atomic
 from ecoscore.jury.trust import TrustedKeys, TrustError, decode_public_key, key_id_of
-from ecoscore.record import RunRecord, Signature, write_atomic
+from ecoscore.record import RunRecord, Signature
 
 SIGNATURE_DOMAIN = b"ecoscore-record-v1:"
 PRIVATE_KEY_SUFFIX = ".key"
 PUBLIC_KEY_SUFFIX = ".pub"
 
 
-class SigningError(Exception):
+class SigningError(InputError):
     """A key cannot be created, read or used; the message names the file."""
 
 

@@ -14,34 +14,75 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from ecoscore.files import read_toml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from ecoscore.errors import InputError
+from ecoscore.files import toml_model
 
 ED25519_PUBLIC_KEY_BYTES = 32
 
 
-class TrustError(Exception):
+class TrustError(InputError):
     """A trusted-keys file or table is invalid; the message names the file and the field."""
 
 
-@dataclass(frozen=True)
-class TrustedKey:
-    name: str
+class TrustedKey(BaseModel):
+    """One ``[[keys]]`` table: a name and an ed25519 public key (base64 of its 32 bytes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     public_key_b64: str
+
+    @field_validator("public_key_b64")
+    @classmethod
+    def _is_an_ed25519_key(cls, v: str) -> str:
+        try:
+            decode_public_key(v, "public_key_b64")
+        except TrustError as e:
+            raise ValueError(str(e)) from None
+        return v
+
+    @property
+    def raw(self) -> bytes:
+        return decode_public_key(self.public_key_b64, self.name)
 
     @property
     def key_id(self) -> str:
-        return key_id_of(decode_public_key(self.public_key_b64, self.name))
+        return key_id_of(self.raw)
 
 
-@dataclass(frozen=True)
-class TrustedKeys:
-    keys: tuple[TrustedKey, ...]
-    source: str
+class TrustedKeys(BaseModel):
+    """The keys a jury trusts. A name names one key and a key has one name, so that a
+    report's "signed by" can never be ambiguous."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    keys: tuple[TrustedKey, ...] = Field(default=())
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _one_name_one_key(self) -> TrustedKeys:
+        names: dict[str, bytes] = {}
+        for key in self.keys:
+            other = names.get(key.name)
+            if other is not None and other != key.raw:
+                raise ValueError(f"two different keys are named {key.name!r}")
+            holder = next((n for n, raw in names.items() if raw == key.raw), None)
+            if holder is not None and holder != key.name:
+                raise ValueError(f"one key is listed under two names: {holder!r} and {key.name!r}")
+            names[key.name] = key.raw
+        return self
 
     def name_for(self, public_key_b64: str) -> str | None:
         """The name a trusted key was given, or None when the key is not trusted."""
@@ -49,10 +90,15 @@ class TrustedKeys:
             raw = decode_public_key(public_key_b64, "signature")
         except TrustError:
             return None
-        for key in self.keys:
-            if decode_public_key(key.public_key_b64, key.name) == raw:
-                return key.name
-        return None
+        return next((k.name for k in self.keys if k.raw == raw), None)
+
+    def merged(self, other: TrustedKeys) -> TrustedKeys:
+        """Both sets of keys (a jury's trusted-keys file and its policy's ``[[keys]]``)."""
+        sources = " and ".join(s for s in (self.source, other.source) if s)
+        try:
+            return TrustedKeys(keys=self.keys + other.keys, source=sources)
+        except ValueError as e:
+            raise TrustError(f"{sources}: {e}") from None
 
 
 def key_id_of(raw_public_key: bytes) -> str:
@@ -73,33 +119,28 @@ def decode_public_key(public_key_b64: str, where: str) -> bytes:
     return raw
 
 
-def parse_keys(doc: dict[str, Any], source: str) -> TrustedKeys:
-    """The ``[[keys]]`` tables of a parsed TOML document (none is an empty set)."""
-    tables = doc.get("keys", [])
-    if not isinstance(tables, list):
-        raise TrustError(f"{source}: 'keys' must be an array of tables ([[keys]])")
-    keys: list[TrustedKey] = []
-    for i, table in enumerate(tables):
-        where = f"{source}: keys[{i}]"
-        if not isinstance(table, dict):
-            raise TrustError(f"{where}: expected a table")
-        name, b64 = table.get("name"), table.get("public_key_b64")
-        if not isinstance(name, str) or not name.strip():
-            raise TrustError(f"{where}: missing or empty field 'name'")
-        if not isinstance(b64, str):
-            raise TrustError(f"{where} ({name}): missing field 'public_key_b64'")
-        decode_public_key(b64, f"{where} ({name})")
-        keys.append(TrustedKey(name=name.strip(), public_key_b64=b64))
-    return TrustedKeys(keys=tuple(keys), source=source)
-
-
 def load_trusted_keys(path: Path) -> TrustedKeys:
     path = Path(path)
-    doc = read_toml(path, TrustError, "trusted-keys file")
-    return parse_keys(doc, str(path))
+    keys = toml_model(path, TrustedKeys, TrustError, "trusted-keys file")
+    return keys.model_copy(update={"source": str(path)})
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: quotes, backslashes and control characters escaped;
+    every other character, inside or outside the Basic Multilingual Plane, kept as is."""
+    out = []
+    for ch in text:
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise TrustError(f"{text!r}: a lone surrogate cannot be written to a TOML file")
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def trusted_keys_toml(name: str, public_key_b64: str) -> str:
     """A ``[[keys]]`` entry to paste into a trusted-keys or policy file."""
-    # A JSON string literal is a valid TOML basic string (same escapes).
-    return f'[[keys]]\nname = {json.dumps(name)}\npublic_key_b64 = "{public_key_b64}"\n'
+    return f"[[keys]]\nname = {toml_string(name)}\npublic_key_b64 = {toml_string(public_key_b64)}\n"

@@ -15,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ecoscore.errors import UsageError
+from ecoscore.files import write_atomic
 from ecoscore.grading.grade import Grade
 from ecoscore.grading.indicators import Indicators, format_quantity
 from ecoscore.grading.scale import CLASSES, WorkloadScale
-from ecoscore.record import RunRecord, write_atomic
+from ecoscore.record import RunRecord
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,7 +41,7 @@ FORMATS = {".svg": "svg", ".png": "png"}
 DEFAULT_PNG_DPI = 200
 
 
-class LabelError(Exception):
+class LabelError(UsageError):
     """The label cannot be written as asked (unknown format, unwritable path)."""
 
 
@@ -296,3 +298,19 @@ def save_label(fig: Figure, path: Path, png_dpi: int = DEFAULT_PNG_DPI) -> Path:
     except OSError as e:
         raise LabelError(f"{path}: cannot write: {e.strerror}") from None
     return path
+
+
+def label_svg(record: RunRecord, scale_version: str | None = None) -> bytes:
+    """The eco-score label of ``record`` as SVG bytes, graded with ``scale_version``."""
+    import tempfile
+
+    from ecoscore.grading.grade import grade_record
+    from ecoscore.grading.indicators import compute_indicators
+    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, load_scale
+
+    scale = load_scale(scale_version or DEFAULT_SCALE_VERSION)
+    grade = grade_record(record, scale)
+    fig = draw_label(record, grade, compute_indicators(record), scale.for_workload(grade.workload))
+    with tempfile.TemporaryDirectory(prefix="ecoscore-label-") as tmp:
+        path = save_label(fig, Path(tmp) / "label.svg")
+        return path.read_bytes()

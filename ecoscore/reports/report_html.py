@@ -252,6 +252,7 @@ def render_report(
         f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"
     )
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    head = comparison.scale.scale
     sections = []
     for i, w in enumerate(comparison.workloads()):
         flags = comparison.group_flags(w)
@@ -267,8 +268,8 @@ def render_report(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
         f'<header><h1>{esc(title)}</h1><p class="meta">Generated {esc(now)} by ecoscore; '
-        f"scale {esc(comparison.scale.version)} ({esc(comparison.scale.quantity)}, "
-        f"{esc(comparison.scale.scenario)}, {esc(comparison.scale.energy)} energy). Grades are "
+        f"scale {esc(head.version)} ({esc(head.quantity)}, "
+        f"{esc(head.scenario)}, {esc(head.energy)} energy). Grades are "
         f"absolute (per workload); the rank is relative to the records shown here. "
         f'How joules become a grade: <a href="{esc(methodology_href)}">methodology '
         f"(docs/METHODOLOGY.md)</a>.</p></header>",

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
+from torch import nn
+
 from ecoscore.benchmarks.anomaly_machine import N_FEATURES, AnomalyMachine
 from ecoscore.benchmarks.metrics import roc_auc
 from ecoscore.benchmarks.vibration import FAULT_TYPES
-from sklearn.decomposition import PCA
-from torch import nn
 
 HERE = Path(__file__).resolve().parent
 SEED = 1234

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
 from ecoscore.benchmarks.metrics import macro_f1
 from ecoscore.benchmarks.nlp_intent import FEATURE_DIM, INTENTS, LANGUAGES, NlpIntent
-from torch import nn
 
 OUT_DIR = Path(__file__).resolve().parent
 SEED = 0

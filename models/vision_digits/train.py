@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
 from ecoscore.benchmarks.base import Split
 from ecoscore.benchmarks.vision_digits import VisionDigits
-from torch import nn
 
 HERE = Path(__file__).resolve().parent
 SEED = 0

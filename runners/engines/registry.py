@@ -1,62 +1,76 @@
-"""Engines by name; each engine module is imported only when asked for."""
+"""Engines by name. Each entry names the engine's config class; its module (and library) is
+imported only when that engine is asked for. Adding an engine: its module, and one line in
+``ENGINES``.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from ecoscore.runners.engines.base import Engine, EngineError
+from pydantic import ValidationError
 
-ENGINES = ("onnxruntime", "torch")
+from ecoscore.errors import UsageError
+from ecoscore.runners.engines.base import Engine, EngineConfig, EngineError
 
-#: onnxruntime execution providers for a GPU device, best first.
-_ORT_GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-
-
-def make_engine(name: str, device: str = "cpu", **options: Any) -> Engine:
-    """An engine for ``device`` ("cpu", "cuda", "cuda:N"). Options are engine settings."""
-    if name == "onnxruntime":
-        return _onnxruntime(device, **options)
-    if name == "torch":
-        if device == "cpu":
-            from ecoscore.runners.engines.torch_cpu import TorchEngine
-
-            return TorchEngine(**options)
-        if device.startswith("cuda"):
-            from ecoscore.runners.engines.torch_cuda import TorchCudaEngine
-
-            return TorchCudaEngine(device=device, **options)
-        raise EngineError(f"torch engine: unknown device {device!r} (cpu, cuda, cuda:N)")
-    if name == "tensorrt":
-        from ecoscore.runners.engines.tensorrt_engine import TensorRTEngine
-
-        return TensorRTEngine(device=device, **options)
-    raise EngineError(f"unknown engine {name!r}; known engines: {', '.join(ENGINES)}, tensorrt")
+#: Engine name -> "module:ConfigClass". The first engine that loads a format is the default
+#: for model files of that format.
+ENGINES: dict[str, str] = {
+    "onnxruntime": "ecoscore.runners.engines.onnxruntime_engine:OnnxRuntimeConfig",
+    "torch": "ecoscore.runners.engines.torch_engine:TorchConfig",
+    "tensorrt": "ecoscore.runners.engines.tensorrt_engine:TensorRTConfig",
+}
 
 
-def _onnxruntime(device: str, **options: Any) -> Engine:
-    from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+class EngineSettingError(UsageError):
+    """An engine setting given on the command line (or read from a record) is not valid."""
 
-    if device == "cpu":
-        return OnnxRuntimeCpuEngine(**options)
-    if not device.startswith("cuda"):
-        raise EngineError(f"onnxruntime: unknown device {device!r} (cpu, cuda, cuda:N)")
-    import onnxruntime as ort
 
-    index = device.partition(":")[2] or "0"
-    available = ort.get_available_providers()
-    wanted = options.pop("provider", None)
-    order = [wanted] if wanted else list(_ORT_GPU_PROVIDERS)
-    chosen = [p for p in order if p in available]
-    if chosen:
-        providers = [(p, {"device_id": index}) for p in chosen] + [("CPUExecutionProvider", {})]
-        return OnnxRuntimeCpuEngine(providers=providers, device=device, **options)
-    engine = OnnxRuntimeCpuEngine(**options)
-    engine.fallback_reason = (
-        f"onnxruntime {ort.__version__} here has no {' or '.join(order)} (available: "
-        f"{', '.join(available)}); install onnxruntime-gpu for the GPU. Ran on the CPU instead."
-    )
-    return engine
+def config_class(name: str) -> type[EngineConfig]:
+    """The config class of engine ``name``."""
+    target = ENGINES.get(name)
+    if target is None:
+        raise EngineError(f"unknown engine {name!r}; known engines: {', '.join(ENGINES)}")
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def engine_config(name: str, **settings: Any) -> EngineConfig:
+    """A validated config for engine ``name``: an unknown or invalid setting is one line
+    naming the engine, the setting and what it accepts."""
+    return _validate(config_class(name), {**settings, "engine": name}, f"engine {name}")
+
+
+def config_from_record(doc: dict[str, Any], source: str = "record") -> EngineConfig:
+    """Rebuild an engine config stored in a record (``engine.config``)."""
+    name = doc.get("engine")
+    if not isinstance(name, str):
+        raise EngineSettingError(f"{source}: engine.config has no engine name")
+    return _validate(config_class(name), doc, f"{source}: engine.config")
+
+
+def _validate(cls: type[EngineConfig], doc: dict[str, Any], where: str) -> EngineConfig:
+    try:
+        return cls.model_validate(doc)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(settings)"
+        if first["type"] == "extra_forbidden":
+            known = ", ".join(f for f in cls.model_fields if f != "engine")
+            raise EngineSettingError(
+                f"{where} has no setting {key!r} (its settings: {known})"
+            ) from None
+        raise EngineSettingError(f"{where}: setting {key!r}: {first['msg']}") from None
 
 
 def engine_for_format(fmt: str) -> str:
-    return {"onnx": "onnxruntime", "pt2": "torch"}[fmt]
+    """The default engine for a model file format ("onnx", "pt2")."""
+    for name in ENGINES:
+        if fmt in config_class(name).formats:
+            return name
+    raise EngineError(f"no engine loads {fmt!r} model files")
+
+
+def make_engine(name: str, device: str = "cpu", **settings: Any) -> Engine:
+    """The engine ``name`` on ``device`` with ``settings`` (validated by its config)."""
+    return engine_config(name, device=device, **settings).build()

@@ -20,17 +20,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from ecoscore.benchmarks.base import array_sha256, file_sha256
-from ecoscore.runners.engines.base import Engine, EngineError, EngineInfo, EngineUnavailable
+from pydantic import Field
+
+from ecoscore.benchmarks.base import array_sha256
+from ecoscore.files import file_sha256, write_atomic
+from ecoscore.runners.engines.base import (
+    Engine,
+    EngineConfig,
+    EngineError,
+    EngineInfo,
+    EngineUnavailable,
+    InputMeta,
+    LoadHints,
+)
 from ecoscore.runners.model_files import check_onnx_file
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -78,22 +87,6 @@ def engine_cache_key(
 def engine_file_name(key: str, precision: str, max_batch: int) -> str:
     """``<precision>-b<max_batch>-<key>.engine``: readable in a listing, unique by key."""
     return f"{precision}-b{int(max_batch)}-{key}.engine"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -225,27 +218,36 @@ class _Prepared:
         self.shape = tuple(int(d) for d in tensor.shape)
 
 
+class TensorRTConfig(EngineConfig):
+    """Native TensorRT on CUDA. The optimisation profile's largest batch is the workload's
+    offline batch (given at load); int8 calibrates on ``calibration_samples`` inputs of the
+    workload's training split, never its evaluation set."""
+
+    formats: ClassVar[tuple[str, ...]] = ("onnx",)
+
+    engine: Literal["tensorrt"] = "tensorrt"
+    device: str = "cuda"
+    precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    workspace_bytes: int = Field(default=DEFAULT_WORKSPACE_BYTES, ge=1 << 20)
+    cache_dir: str | None = None
+    use_cache: bool = True
+    tf32: bool = False
+    calibration_samples: int = Field(default=512, ge=1)
+
+    def build(self) -> TensorRTEngine:
+        return TensorRTEngine(self)
+
+
 class TensorRTEngine(Engine):
-    name = "tensorrt"
-    formats = ("onnx",)
     needs_sync = True
 
-    def __init__(
-        self,
-        device: str = "cuda",
-        precision: str = "fp32",
-        max_batch: int = 64,
-        workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
-        cache_dir: str | Path | None = None,
-        use_cache: bool = True,
-        calibration_data: np.ndarray | None = None,
-        tf32: bool = False,
-    ) -> None:
+    def __init__(self, config: TensorRTConfig) -> None:
         self.trt = import_tensorrt()
-        from ecoscore.runners.engines.torch_cpu import import_torch
+        from ecoscore.runners.engines.torch_engine import import_torch
 
         torch = import_torch()
         self.torch = torch
+        device = config.device
         if not device.startswith("cuda"):
             raise EngineError(
                 f"the tensorrt engine runs on an NVIDIA GPU (cuda, cuda:N), not {device!r}"
@@ -255,24 +257,17 @@ class TensorRTEngine(Engine):
                 "the tensorrt engine needs an NVIDIA GPU and a CUDA build of torch (for "
                 f"device memory); this torch ({torch.__version__}) sees no GPU"
             )
-        if precision not in PRECISIONS:
-            raise EngineError(f"tensorrt precision must be one of {PRECISIONS}, not {precision!r}")
-        if int(max_batch) < 1:
-            raise EngineError(f"tensorrt max_batch must be at least 1, not {max_batch}")
-        if precision == "int8" and calibration_data is None:
-            raise EngineError(
-                "tensorrt int8 needs calibration_data (a numpy array of preprocessed inputs "
-                "from the workload's calibration split)"
-            )
         self.index = int(device.partition(":")[2] or 0)
-        self.device = f"cuda:{self.index}"
-        self.precision = precision
-        self.max_batch = int(max_batch)
-        self.workspace_bytes = int(workspace_bytes)
-        self.cache_dir = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
-        self.use_cache = use_cache
-        self.calibration_data = None if calibration_data is None else np.asarray(calibration_data)
-        self.tf32 = bool(tf32)
+        super().__init__(config.model_copy(update={"device": f"cuda:{self.index}"}))
+        self.settings: TensorRTConfig = self.config  # type: ignore[assignment]
+        self.device = self.settings.device
+        self.precision = config.precision
+        self.max_batch = 1
+        self.workspace_bytes = config.workspace_bytes
+        self.cache_dir = Path(config.cache_dir or DEFAULT_CACHE_DIR).expanduser()
+        self.use_cache = config.use_cache
+        self.calibration_data: np.ndarray | None = None
+        self.tf32 = config.tf32
         props = torch.cuda.get_device_properties(self.index)
         self.gpu_name = str(props.name)
         self.compute_capability = f"{props.major}.{props.minor}"
@@ -293,9 +288,19 @@ class TensorRTEngine(Engine):
 
     # -- building -------------------------------------------------------------------------
 
-    def load(self, path: Path) -> None:
+    def load(self, path: Path, hints: LoadHints | None = None) -> None:
         path = Path(path)
         check_onnx_file(path)
+        hints = hints or LoadHints()
+        self.max_batch = max(int(hints.max_batch), 1)
+        if self.precision == "int8":
+            if hints.calibration is None:
+                raise EngineError(
+                    f"{path}: tensorrt int8 needs calibration inputs from the workload's "
+                    "training split; this workload gives none"
+                )
+            data = np.asarray(hints.calibration())
+            self.calibration_data = data[: self.settings.calibration_samples]
         torch = self.torch
         torch.cuda.set_device(self.index)
         self._logger = _make_logger(self.trt)
@@ -484,14 +489,11 @@ class TensorRTEngine(Engine):
 
     # -- running --------------------------------------------------------------------------
 
-    def input_names(self) -> list[str]:
-        return [self._input.name] if self._input else []
-
-    def input_meta(self) -> tuple[str, list[Any], str]:
-        """Name, shape (``"batch"`` for the dynamic dimension) and ONNX-style type name."""
+    def input_meta(self) -> InputMeta:
+        """Name, shape (``"batch"`` for the dynamic dimension) and numpy dtype name."""
         assert self._input is not None
-        shape: list[Any] = [d if d >= 0 else "batch" for d in self._input_dims]
-        return self._input.name, shape, _onnx_type_name(self.torch, self._input.dtype)
+        shape = tuple(d if d >= 0 else "batch" for d in self._input_dims)
+        return InputMeta(self._input.name, shape, str(self._input.dtype).removeprefix("torch."))
 
     def prepare(self, x: np.ndarray) -> _Prepared:
         torch = self.torch
@@ -578,7 +580,7 @@ class TensorRTEngine(Engine):
             settings["calibration_algorithm"] = "entropy (IInt8EntropyCalibrator2)"
             settings["calibration_cache_hit"] = self._calibration_cache_hit
         return EngineInfo(
-            name=self.name,
+            name="tensorrt",
             version=str(self.trt.__version__),
             device=self.device,
             precision=self.precision,
@@ -673,20 +675,6 @@ def _torch_dtype(trt: Any, torch: Any, engine: Any, name: str, path: Path) -> An
         if getattr(trt.DataType, trt_name, None) == dtype:
             return torch_dtype
     raise EngineError(f"{path}: tensor {name!r} has TensorRT type {dtype}, not supported here")
-
-
-def _onnx_type_name(torch: Any, dtype: Any) -> str:
-    names = {
-        torch.float32: "tensor(float)",
-        torch.float16: "tensor(float16)",
-        torch.bfloat16: "tensor(bfloat16)",
-        torch.int64: "tensor(int64)",
-        torch.int32: "tensor(int32)",
-        torch.int8: "tensor(int8)",
-        torch.uint8: "tensor(uint8)",
-        torch.bool: "tensor(bool)",
-    }
-    return names.get(dtype, str(dtype))
 
 
 def _make_logger(trt: Any) -> Any:

@@ -11,57 +11,41 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from ecoscore.runners.engines.base import EngineError, EngineInfo, EngineUnavailable
-from ecoscore.runners.engines.torch_cpu import TorchEngine
 
-PRECISIONS = ("fp32", "fp16", "bf16")
+from ecoscore.runners.engines.base import EngineInfo, EngineUnavailable
+from ecoscore.runners.engines.torch_engine import TorchConfig, TorchEngine
 
 
 class TorchCudaEngine(TorchEngine):
-    name = "torch"
     needs_sync = True
 
-    def __init__(
-        self,
-        device: str = "cuda",
-        precision: str = "fp32",
-        channels_last: bool = False,
-        compile: bool = False,
-        cuda_graph: bool = False,
-        threads: int | None = None,
-    ) -> None:
-        super().__init__(threads=threads)
+    def __init__(self, config: TorchConfig) -> None:
+        device = config.device if ":" in config.device else "cuda:0"
+        super().__init__(config.model_copy(update={"device": device}))
         torch = self.torch
         if not torch.cuda.is_available():
             raise EngineUnavailable(
                 "torch on CUDA needs an NVIDIA GPU and a CUDA build of torch; "
                 f"this torch ({torch.__version__}) sees no GPU"
             )
-        if precision not in PRECISIONS:
-            raise EngineError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-        self.device = device if ":" in device else "cuda:0"
-        self.precision = precision
+        self.device = device
         self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
-            precision
+            self.settings.precision
         ]
-        self.channels_last = channels_last
-        self.compile = compile
-        self.cuda_graph = cuda_graph
-        self._graphs: dict[int, Any] = {}
         torch.backends.cudnn.benchmark = True
 
     def _after_load(self) -> None:
         torch = self.torch
         mod = self._module.to(self.device)
-        if self.precision != "fp32":
+        if self.settings.precision != "fp32":
             mod = mod.to(self.dtype)
-        self._module = torch.compile(mod) if self.compile else mod
+        self._module = torch.compile(mod) if self.settings.compile else mod
 
     def _to_device(self, x: np.ndarray) -> Any:
         t = self.torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
         if t.is_floating_point():
             t = t.to(self.dtype)
-        if self.channels_last and t.dim() == 4:
+        if self.settings.channels_last and t.dim() == 4:
             t = t.contiguous(memory_format=self.torch.channels_last)
         return t
 
@@ -75,7 +59,7 @@ class TorchCudaEngine(TorchEngine):
 
     def prepare(self, x: np.ndarray) -> Any:
         t = self._to_device(x)
-        if self.cuda_graph and t.shape[0] == 1:
+        if self.settings.cuda_graph and t.shape[0] == 1:
             return self._graph_for(t)
         return t
 
@@ -104,24 +88,21 @@ class TorchCudaEngine(TorchEngine):
     def synchronize(self) -> None:
         self.torch.cuda.synchronize(self.device)
 
-    def reset_peak_memory(self) -> None:
-        self.torch.cuda.reset_peak_memory_stats(self.device)
-
     def info(self) -> EngineInfo:
         torch = self.torch
         props = torch.cuda.get_device_properties(self.device)
         return EngineInfo(
-            name=self.name,
+            name="torch",
             version=torch.__version__,
             device=self.device,
-            precision=self.precision,
+            precision=self.settings.precision,
             settings={
                 "gpu": props.name,
                 "cuda_runtime": torch.version.cuda,
                 "cudnn": torch.backends.cudnn.version(),
-                "channels_last": self.channels_last,
-                "torch_compile": self.compile,
-                "cuda_graph_batch1": self.cuda_graph,
+                "channels_last": self.settings.channels_last,
+                "torch_compile": self.settings.compile,
+                "cuda_graph_batch1": self.settings.cuda_graph,
                 "cudnn_benchmark": True,
                 "peak_gpu_memory_bytes": int(torch.cuda.max_memory_allocated(self.device)),
                 "loader": "torch.export.load",

@@ -1,4 +1,5 @@
-"""The meter interface: open a window, close it, get joules with their pedigree.
+"""The meter interface: a typed config builds a meter; the meter opens a window, closes it,
+and gives joules with their pedigree.
 
 Every reading says at which boundary it was taken (gpu, cpu-package, cpu+dram, board-input,
 wall, ...), by which source, at which sampling period, and whether it is MEASURED by a sensor
@@ -10,19 +11,27 @@ Two families of meters share this interface:
 - sampled meters poll a power sensor in a background thread and integrate the samples
   that fall in the window (Jetson INA3221 rails, Raspberry Pi PMIC, NVML power fallback,
   external power logs).
+
+A new meter costs two files: its module (a ``MeterConfig`` subclass and the meter) and one
+line in ``registry.METERS``. The config says how to read a ``--meter`` spec, whether the
+meter applies to this machine for ``--meter auto`` (``detect``), and what ``ecoscore
+meters`` shows (``status``); the record keeps the config, and ``reproduce`` rebuilds the
+meter from it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from ecoscore.errors import MeasurementError
 
 
 class Measurement(StrEnum):
@@ -30,21 +39,48 @@ class Measurement(StrEnum):
     ESTIMATED = "ESTIMATED"
 
 
-class MeterError(Exception):
+class MeterError(MeasurementError):
     """A meter cannot be opened or read (no sensor, no permission, sensor vanished)."""
 
 
-def sysfs_path(path: str | os.PathLike[str]) -> Path:
-    """Map an absolute /sys or /proc path under ``ECOSCORE_SYSFS_ROOT`` when it is set.
+class SensorPermissionError(MeterError):
+    """The sensor exists but this user may not read it. The selector falls back to the
+    ESTIMATE with this message as the recorded reason (the message says how to grant
+    access), instead of stopping the run."""
 
-    Tests, and containers that mount the host's /sys elsewhere, point the meters and device
-    probes at a prepared tree this way.
-    """
-    p = Path(path)
-    root = os.environ.get("ECOSCORE_SYSFS_ROOT")
-    if root and p.is_absolute():
-        return Path(root) / p.relative_to("/")
-    return p
+
+class MeterConfig(BaseModel):
+    """The settings of one meter: built from a ``--meter`` spec, stored in the record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: What the meter measures, said when ``--meter auto`` could not read it.
+    covers: ClassVar[str] = "the device"
+
+    meter: str
+
+    @classmethod
+    def from_spec(cls, arg: str | None, device: str, boundary: str | None) -> MeterConfig:
+        """The config for ``--meter NAME[:ARG]`` on ``device`` (``boundary``: where an
+        external instrument is wired)."""
+        if arg is not None:
+            raise MeterError(f"--meter {cls.model_fields['meter'].default} takes no argument")
+        return cls()
+
+    @classmethod
+    def detect(cls, device: str) -> MeterConfig | None:
+        """For ``--meter auto``: the config if this meter is the one to read for ``device``
+        on this machine, else None. External instruments are never chosen automatically."""
+        return None
+
+    @classmethod
+    def status(cls) -> tuple[bool, str]:
+        """(available, one-line description) for ``ecoscore meters``."""
+        return True, cls.__doc__.strip().splitlines()[0] if cls.__doc__ else ""
+
+    @abstractmethod
+    def build(self) -> Meter:
+        """Open the meter these settings describe (raises MeterError when it cannot)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +160,11 @@ class Meter(ABC):
             return 0.0
         return MIN_SENSOR_UPDATES * self.info.sampling_period_s
 
+    @property
+    @abstractmethod
+    def config(self) -> MeterConfig:
+        """The settings this meter runs with (the record keeps them; reproduce rebuilds)."""
+
     @abstractmethod
     def _begin(self) -> None: ...
 
@@ -173,7 +214,6 @@ class SampledPowerMeter(Meter):
         self._thread: threading.Thread | None = None
         self._win_start_idx = 0
         self._win_t0 = 0.0
-        self._win_error: str | None = None
 
     @abstractmethod
     def read_power_w(self) -> float:

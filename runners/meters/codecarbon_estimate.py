@@ -17,14 +17,16 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import ClassVar, Literal
 
+from ecoscore.runners.host import CpuTimes, cpu_times, sysfs_path
 from ecoscore.runners.meters.base import (
     Measurement,
     Meter,
+    MeterConfig,
     MeterError,
     MeterInfo,
     WindowReading,
-    sysfs_path,
 )
 
 #: CodeCarbon's load model: a floor of 10 % of TDP plus a cubic term in utilisation.
@@ -35,17 +37,11 @@ DEFAULT_W_PER_THREAD = 4.0
 UNCERTAINTY_REL = 0.5
 
 
-def read_proc_stat() -> tuple[int, int]:
-    """(busy, total) jiffies summed over all CPUs, from /proc/stat."""
-    path = sysfs_path("/proc/stat")
-    try:
-        line = path.read_text().splitlines()[0]
-    except OSError as e:
-        raise MeterError(f"cannot read {path}: {e}") from e
-    fields = [int(v) for v in line.split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal
-    return total - idle, total
+def _read_cpu_times() -> CpuTimes:
+    times = cpu_times()
+    if times is None:
+        raise MeterError(f"cannot read {sysfs_path('/proc/stat')}: the estimate needs the CPU load")
+    return times
 
 
 def cpu_tdp() -> tuple[str, float, str]:
@@ -79,6 +75,17 @@ def cpu_tdp() -> tuple[str, float, str]:
     )
 
 
+class EstimateConfig(MeterConfig):
+    """CodeCarbon offline CPU model (TDP x load), ESTIMATED, not a sensor"""
+
+    covers: ClassVar[str] = "the CPU package"
+
+    meter: Literal["estimate"] = "estimate"
+
+    def build(self) -> CodeCarbonCpuEstimate:
+        return CodeCarbonCpuEstimate()
+
+
 class CodeCarbonCpuEstimate(Meter):
     """CPU energy ESTIMATED from TDP and utilisation (CodeCarbon's offline model)."""
 
@@ -101,24 +108,28 @@ class CodeCarbonCpuEstimate(Meter):
                 "power_model": "TDP x (0.1 + 0.9 x load^3), load from /proc/stat",
             },
         )
-        self._stat0: tuple[int, int] | None = None
+        self._stat0: CpuTimes | None = None
         self._cpu0 = 0.0
 
+    @property
+    def config(self) -> EstimateConfig:
+        return EstimateConfig()
+
     def _begin(self) -> None:
-        self._stat0 = read_proc_stat()
+        self._stat0 = _read_cpu_times()
         self._cpu0 = time.process_time()
 
     def _end(self, duration_s: float) -> WindowReading:
         assert self._stat0 is not None
-        busy1, total1 = read_proc_stat()
-        busy0, total0 = self._stat0
-        d_total = total1 - total0
+        now = _read_cpu_times()
+        d_total = now.total_s - self._stat0.total_s
+        d_busy = now.busy_s - self._stat0.busy_s
         if d_total <= 0:
             # window shorter than a jiffy: use this process's own CPU time instead
             cpu_s = time.process_time() - self._cpu0
             load = min(cpu_s / duration_s / (os.cpu_count() or 1), 1.0) if duration_s > 0 else 0.0
         else:
-            load = min(max((busy1 - busy0) / d_total, 0.0), 1.0)
+            load = min(max(d_busy / d_total, 0.0), 1.0)
         power = self.tdp_w * (IDLE_FRACTION + (1 - IDLE_FRACTION) * load**3)
         return WindowReading(
             energy_j=power * duration_s,

@@ -25,9 +25,19 @@ import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
-from ecoscore.runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
+from pydantic import Field
+
+from ecoscore.runners.meters.base import (
+    Measurement,
+    Meter,
+    MeterConfig,
+    MeterError,
+    MeterInfo,
+    WindowReading,
+)
 from ecoscore.runners.meters.base import integrate_window as integrate_samples
 
 DEFAULT_BOUNDARY = "wall"
@@ -120,6 +130,26 @@ def energy_between(log: PowerLog, t0_epoch: float, t1_epoch: float) -> WindowRea
     )
 
 
+class CsvLogConfig(MeterConfig):
+    """external instrument's power log (timestamp, power_w or voltage_v+current_a)"""
+
+    covers: ClassVar[str] = "what the instrument is wired to"
+
+    meter: Literal["csv"] = "csv"
+    path: str = Field(min_length=1)
+    boundary: str | None = None  # where the instrument is wired (default: the log's, or wall)
+    clock_offset_s: float = 0.0
+
+    @classmethod
+    def from_spec(cls, arg: str | None, device: str, boundary: str | None) -> CsvLogConfig:
+        if not arg:
+            raise MeterError("csv meter needs a path: --meter csv:PATH")
+        return cls(path=arg, boundary=boundary)
+
+    def build(self) -> CsvPowerLogMeter:
+        return CsvPowerLogMeter(self.path, self.boundary, self.clock_offset_s)
+
+
 class CsvPowerLogMeter(Meter):
     """Windows integrated from an external instrument's CSV power log, aligned by epoch time."""
 
@@ -133,6 +163,7 @@ class CsvPowerLogMeter(Meter):
         instrument: str | None = None,
     ) -> None:
         super().__init__()
+        self._declared_boundary = boundary
         self.path = Path(path)
         self.clock_offset_s = clock_offset_s
         self.wait_s = wait_s
@@ -158,6 +189,14 @@ class CsvPowerLogMeter(Meter):
         )
         self._begin_perf = 0.0
         self._begin_offset = 0.0
+
+    @property
+    def config(self) -> CsvLogConfig:
+        return CsvLogConfig(
+            path=str(self.path),
+            boundary=self._declared_boundary,
+            clock_offset_s=self.clock_offset_s,
+        )
 
     def _begin(self) -> None:
         self._begin_offset = _epoch_offset()

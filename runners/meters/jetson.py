@@ -21,18 +21,21 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
+from pydantic import Field
+
+from ecoscore.runners.host import board_model, sysfs_path
 from ecoscore.runners.meters.base import (
     Measurement,
+    MeterConfig,
     MeterError,
     MeterInfo,
     SampledPowerMeter,
-    sysfs_path,
 )
 
 HWMON_GLOB = "/sys/bus/i2c/drivers/ina3221/*/hwmon/hwmon*"
 IIO_GLOB = "/sys/bus/i2c/drivers/ina3221x/*/iio:device*"
-DEVICE_TREE_MODEL = "/proc/device-tree/model"
 #: Names of the total board input rail, newest first.
 INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
 #: Default sampling period: 100 Hz, the rate the issue asks for at least.
@@ -139,14 +142,6 @@ def discover_rails() -> list[Rail]:
     return _hwmon_rails() or _iio_rails()
 
 
-def board_model() -> str | None:
-    """The board's model string from the device tree, e.g. 'NVIDIA Jetson AGX Orin ...'."""
-    try:
-        return sysfs_path(DEVICE_TREE_MODEL).read_bytes().rstrip(b"\x00\n").decode()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
 def select_rails(rails: list[Rail], only: list[str] | None = None) -> tuple[list[Rail], str]:
     """The rails to sum and the resulting boundary."""
     if only:
@@ -164,11 +159,33 @@ def select_rails(rails: list[Rail], only: list[str] | None = None) -> tuple[list
     return rails, "board-rails"
 
 
+class JetsonConfig(MeterConfig):
+    """Jetson INA3221 rails through sysfs (board input, or the summed rails), MEASURED"""
+
+    covers: ClassVar[str] = "the Jetson board"
+
+    meter: Literal["jetson"] = "jetson"
+    period_s: float = Field(default=DEFAULT_PERIOD_S, gt=0)
+    rails: tuple[str, ...] | None = None  # None: the input rail, else every rail
+
+    @classmethod
+    def detect(cls, device: str) -> JetsonConfig | None:
+        return cls() if is_jetson() else None
+
+    @classmethod
+    def status(cls) -> tuple[bool, str]:
+        return jetson_status()
+
+    def build(self) -> JetsonMeter:
+        return JetsonMeter(self.period_s, list(self.rails) if self.rails else None)
+
+
 class JetsonMeter(SampledPowerMeter):
     """Board power from the INA3221 rails, polled in a background thread and integrated."""
 
     def __init__(self, period_s: float = DEFAULT_PERIOD_S, rails: list[str] | None = None) -> None:
         super().__init__(period_s)
+        self._asked_rails = tuple(rails) if rails else None
         present = discover_rails()
         if not present:
             raise MeterError(
@@ -204,6 +221,10 @@ class JetsonMeter(SampledPowerMeter):
                 "sensor_update_interval_ms": _update_interval_ms(self.rails[0]),
             },
         )
+
+    @property
+    def config(self) -> JetsonConfig:
+        return JetsonConfig(period_s=self.period_s, rails=self._asked_rails)
 
     def read_power_w(self) -> float:
         return sum(r.read_power_w() for r in self.rails)

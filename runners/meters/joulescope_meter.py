@@ -10,12 +10,21 @@ edges; its jitter is bounded by one report period.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from ecoscore.runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
+
+from ecoscore.runners.meters.base import (
+    Measurement,
+    Meter,
+    MeterConfig,
+    MeterError,
+    MeterInfo,
+    WindowReading,
+)
 
 DEFAULT_BOUNDARY = "device-input"
 #: Statistics rate requested from the instrument (the driver's default is 2 Hz).
@@ -37,11 +46,36 @@ def open_joulescope() -> Any:
         raise MeterError(f"no single Joulescope connected: {e}") from e
 
 
+class JoulescopeConfig(MeterConfig):
+    """Joulescope energy analyser in series with the device's supply, MEASURED"""
+
+    covers: ClassVar[str] = "what the instrument is wired to"
+
+    meter: Literal["joulescope"] = "joulescope"
+    boundary: str | None = None  # where it is wired (default: device-input)
+
+    @classmethod
+    def from_spec(cls, arg: str | None, device: str, boundary: str | None) -> JoulescopeConfig:
+        if arg is not None:
+            raise MeterError("--meter joulescope takes no argument (use --boundary)")
+        return cls(boundary=boundary)
+
+    @classmethod
+    def status(cls) -> tuple[bool, str]:
+        if importlib.util.find_spec("joulescope") is None:
+            return False, "Joulescope driver: not installed (pip install joulescope)"
+        return True, "Joulescope driver: joulescope installed (instrument not probed)"
+
+    def build(self) -> JoulescopeMeter:
+        return JoulescopeMeter(boundary=self.boundary)
+
+
 class JoulescopeMeter(Meter):
     """Windows from the Joulescope's energy accumulator, interpolated at the edges."""
 
     def __init__(self, boundary: str | None = None, device: Any = None) -> None:
         super().__init__()
+        self._declared_boundary = boundary
         self.device = device if device is not None else open_joulescope()
         self._lock = threading.Lock()
         self._t: list[float] = []
@@ -61,6 +95,10 @@ class JoulescopeMeter(Meter):
                 "method": "energy accumulator timestamped on arrival, interpolated at the edges",
             },
         )
+
+    @property
+    def config(self) -> JoulescopeConfig:
+        return JoulescopeConfig(boundary=self._declared_boundary)
 
     def _on_statistics(self, stats: dict[str, Any], *_: object) -> None:
         energy = float(stats["accumulators"]["energy"]["value"])

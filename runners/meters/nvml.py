@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from ecoscore.runners.meters.base import (
     Measurement,
     Meter,
+    MeterConfig,
     MeterError,
     MeterInfo,
     SampledPowerMeter,
@@ -35,8 +39,6 @@ from ecoscore.runners.meters.base import (
 NOMINAL_COUNTER_PERIOD_S = 0.1
 #: Default polling period of the power fallback.
 DEFAULT_POLL_PERIOD_S = 0.02
-#: NVML's field id for instantaneous power (nvml.h); used when pynvml lacks the constant.
-FI_DEV_POWER_INSTANT = 186
 #: Stated relative uncertainty (1 sigma): NVIDIA specifies +/-5 % for the power sensor.
 UNCERTAINTY_REL = 0.05
 
@@ -140,6 +142,38 @@ def measure_counter_period(gpu: NvmlGpu, budget_s: float = 1.0, changes: int = 3
     return gaps[len(gaps) // 2]
 
 
+class NvmlConfig(MeterConfig):
+    """NVIDIA GPU energy through NVML (total-energy counter, or power polling), MEASURED"""
+
+    covers: ClassVar[str] = "the GPU"
+
+    meter: Literal["nvml"] = "nvml"
+    index: int = Field(default=0, ge=0)  # NVML index (not the CUDA index)
+    mode: Literal["auto", "counter", "polling"] = "auto"
+    poll_period_s: float = Field(default=DEFAULT_POLL_PERIOD_S, gt=0)
+
+    @classmethod
+    def from_spec(cls, arg: str | None, device: str, boundary: str | None) -> NvmlConfig:
+        if arg is not None:
+            if not arg.isdigit():
+                raise MeterError(f"nvml:INDEX needs an integer GPU index, got {arg!r}")
+            return cls(index=int(arg))
+        cuda = cuda_index(device)
+        return cls(index=cuda_index_to_nvml(cuda) if cuda is not None else 0)
+
+    @classmethod
+    def detect(cls, device: str) -> NvmlConfig | None:
+        cuda = cuda_index(device)
+        return None if cuda is None else cls(index=cuda_index_to_nvml(cuda))
+
+    @classmethod
+    def status(cls) -> tuple[bool, str]:
+        return nvml_status()
+
+    def build(self) -> Meter:
+        return open_nvml_meter(self.index, mode=self.mode, poll_period_s=self.poll_period_s)
+
+
 class NvmlEnergyCounterMeter(Meter):
     """GPU energy from NVML's total-energy counter, read at the window edges."""
 
@@ -169,6 +203,10 @@ class NvmlEnergyCounterMeter(Meter):
             },
         )
         self._e0 = 0
+
+    @property
+    def config(self) -> NvmlConfig:
+        return NvmlConfig(index=self.gpu.index, mode="counter")
 
     def close(self) -> None:
         self.gpu.shutdown()
@@ -229,6 +267,10 @@ class NvmlPowerPollingMeter(SampledPowerMeter):
             },
         )
 
+    @property
+    def config(self) -> NvmlConfig:
+        return NvmlConfig(index=self.gpu.index, mode="polling", poll_period_s=self.period_s)
+
     def _try_instant(self) -> bool:
         try:
             self._read_instant_mw()
@@ -283,6 +325,15 @@ def open_nvml_meter(
         if isinstance(e, MeterError):
             raise
         raise MeterError(f"NVML: cannot read power of GPU {index}: {e}") from e
+
+
+_CUDA_RE = re.compile(r"^cuda(?::(\d+))?$")
+
+
+def cuda_index(device: str) -> int | None:
+    """The CUDA index of a "cuda"/"cuda:N" device, None for any other device."""
+    m = _CUDA_RE.match(device.strip().lower())
+    return None if m is None else int(m.group(1) or 0)
 
 
 def cuda_index_to_nvml(cuda_index: int) -> int:

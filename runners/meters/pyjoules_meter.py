@@ -7,9 +7,17 @@ sums its package (and dram, when present) domains, reported in microjoules.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib.util
+from typing import Any, ClassVar, Literal
 
-from ecoscore.runners.meters.base import Measurement, Meter, MeterError, MeterInfo, WindowReading
+from ecoscore.runners.meters.base import (
+    Measurement,
+    Meter,
+    MeterConfig,
+    MeterError,
+    MeterInfo,
+    WindowReading,
+)
 
 UNCERTAINTY_REL = 0.05
 
@@ -35,6 +43,23 @@ def _domain_kind(name: str) -> str | None:
     return None
 
 
+class PyJoulesConfig(MeterConfig):
+    """pyJoules' RAPL backend (cpu-package, + dram where present), MEASURED"""
+
+    covers: ClassVar[str] = "the CPU package"
+
+    meter: Literal["pyjoules"] = "pyjoules"
+
+    @classmethod
+    def status(cls) -> tuple[bool, str]:
+        if importlib.util.find_spec("pyJoules") is None:
+            return False, "pyJoules RAPL backend: not installed (pip install pyJoules)"
+        return True, "pyJoules RAPL backend: pyJoules installed"
+
+    def build(self) -> PyJoulesMeter:
+        return PyJoulesMeter()
+
+
 class PyJoulesMeter(Meter):
     """Windows measured by pyJoules' EnergyMeter (start/stop), RAPL package [+ dram]."""
 
@@ -56,6 +81,10 @@ class PyJoulesMeter(Meter):
                 "wrap_handling": "pyJoules' own",
             },
         )
+
+    @property
+    def config(self) -> PyJoulesConfig:
+        return PyJoulesConfig()
 
     def _probe_domains(self) -> list[str]:
         """The package/dram domains pyJoules reports, from one empty measurement."""

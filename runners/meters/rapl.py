@@ -21,14 +21,17 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
+from ecoscore.runners.host import cpu_model, sysfs_path
 from ecoscore.runners.meters.base import (
     Measurement,
     Meter,
+    MeterConfig,
     MeterError,
     MeterInfo,
+    SensorPermissionError,
     WindowReading,
-    sysfs_path,
 )
 
 POWERCAP_DIR = "/sys/class/powercap"
@@ -55,7 +58,7 @@ GRANT_ACCESS_HINT = (
 DOMAIN_SETS = ("auto", "package", "package+dram", "psys")
 
 
-class RaplPermissionError(MeterError):
+class RaplPermissionError(SensorPermissionError):
     """energy_uj exists but this user may not read it."""
 
 
@@ -209,6 +212,35 @@ class _Accumulator:
             self.max_gap_s = 0.0
 
 
+class RaplConfig(MeterConfig):
+    """Linux powercap RAPL counters (cpu-package, cpu+dram or psys), MEASURED"""
+
+    covers: ClassVar[str] = "the CPU package"
+
+    meter: Literal["rapl"] = "rapl"
+    domains: Literal["auto", "package", "package+dram", "psys"] = "auto"
+
+    @classmethod
+    def from_spec(cls, arg: str | None, device: str, boundary: str | None) -> RaplConfig:
+        domains = arg or "auto"
+        if domains not in DOMAIN_SETS:
+            raise MeterError(
+                f"unknown RAPL domain set {domains!r}: use rapl[:{'|'.join(DOMAIN_SETS)}]"
+            )
+        return cls(domains=domains)  # type: ignore[arg-type]
+
+    @classmethod
+    def detect(cls, device: str) -> RaplConfig | None:
+        return None if device.startswith("cuda") else cls()
+
+    @classmethod
+    def status(cls) -> tuple[bool, str]:
+        return rapl_status()
+
+    def build(self) -> RaplMeter:
+        return RaplMeter(domains=self.domains)
+
+
 class RaplMeter(Meter):
     """CPU energy MEASURED from powercap RAPL counters, summed over the selected domains."""
 
@@ -220,6 +252,7 @@ class RaplMeter(Meter):
         max_power_w: float = MAX_PLAUSIBLE_POWER_W,
     ) -> None:
         super().__init__()
+        self.domains = domains
         all_zones = discover_zones()
         self.zones, boundary = select_zones(all_zones, domains)
         self._acc = _Accumulator(self.zones, max_power_w)  # first read: fails here when unreadable
@@ -249,13 +282,17 @@ class RaplMeter(Meter):
                 "poll_period_s": self.poll_period_s,
                 "wrap_safe_interval_s": safe,
                 "max_plausible_power_w": max_power_w,
-                "cpu_model": _cpu_model(),
+                "cpu_model": cpu_model(),
             },
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._begin_totals: list[int] = []
         self._begin_wraps = 0
+
+    @property
+    def config(self) -> RaplConfig:
+        return RaplConfig(domains=self.domains)  # type: ignore[arg-type]
 
     def start(self) -> None:
         if self._thread is not None:
@@ -299,16 +336,6 @@ class RaplMeter(Meter):
         if error is not None:
             return WindowReading(energy, duration_s, updates, False, error, details)
         return WindowReading(energy, duration_s, updates, details=details)
-
-
-def _cpu_model() -> str | None:
-    try:
-        for line in sysfs_path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
 
 
 def rapl_status() -> tuple[bool, str]:

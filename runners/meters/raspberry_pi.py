@@ -22,9 +22,18 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from typing import ClassVar, Literal
 
-from ecoscore.runners.meters.base import Measurement, MeterError, MeterInfo, SampledPowerMeter
-from ecoscore.runners.meters.jetson import board_model
+from pydantic import Field
+
+from ecoscore.runners.host import board_model
+from ecoscore.runners.meters.base import (
+    Measurement,
+    MeterConfig,
+    MeterError,
+    MeterInfo,
+    SampledPowerMeter,
+)
 
 COMMAND = ("vcgencmd", "pmic_read_adc")
 _LINE_RE = re.compile(
@@ -65,6 +74,26 @@ def rails_power_w(rails: dict[str, tuple[float | None, float | None]]) -> float:
     return sum(v * a for v, a in rails.values() if v is not None and a is not None)
 
 
+class RpiConfig(MeterConfig):
+    """Raspberry Pi 5 PMIC rails via vcgencmd pmic_read_adc, MEASURED"""
+
+    covers: ClassVar[str] = "the Raspberry Pi 5 PMIC rails"
+
+    meter: Literal["rpi"] = "rpi"
+    period_s: float | None = Field(default=None, gt=0)  # None: 1.5 x one command's duration
+
+    @classmethod
+    def detect(cls, device: str) -> RpiConfig | None:
+        return cls() if is_raspberry_pi_5() else None
+
+    @classmethod
+    def status(cls) -> tuple[bool, str]:
+        return rpi_status()
+
+    def build(self) -> RaspberryPiPmicMeter:
+        return RaspberryPiPmicMeter(period_s=self.period_s)
+
+
 class RaspberryPiPmicMeter(SampledPowerMeter):
     """Pi 5 power as the sum over PMIC rails of V x A, polled in a background thread."""
 
@@ -103,6 +132,10 @@ class RaspberryPiPmicMeter(SampledPowerMeter):
                 "requested_period_s": period,
             },
         )
+
+    @property
+    def config(self) -> RpiConfig:
+        return RpiConfig(period_s=self.period_s)
 
     def read_power_w(self) -> float:
         return rails_power_w(parse_pmic_adc(self._run()))

@@ -48,9 +48,9 @@ def perf_model() -> tuple[str, Path]:
 
 @pytest.fixture(scope="session")
 def perf_engine(perf_model: tuple[str, Path]) -> Iterator[object]:
-    from ecoscore.runners.engines.onnxruntime_cpu import OnnxRuntimeCpuEngine
+    from ecoscore.runners.engines.registry import make_engine
 
-    engine = OnnxRuntimeCpuEngine(intra_op_threads=1)
+    engine = make_engine("onnxruntime", threads=1)
     engine.load(perf_model[1])
     yield engine
     engine.close()

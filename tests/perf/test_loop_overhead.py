@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 import pytest
-from ecoscore.runners.engines.base import Engine, EngineInfo
-from ecoscore.runners.loop import _offline_window, _single_stream_window
 
+from ecoscore.runners.loop import _offline_window, _single_stream_window
+from tests.fakes import SleepEngine
 from tests.perf.conftest import make_batches
 from tests.perf.figures import PairedReference, median, report
 
@@ -120,29 +120,11 @@ def test_offline_ecoscore_loop(benchmark, perf_engine, offline_batches):
     assert slowdown < LIMIT
 
 
-class NoopEngine(Engine):
-    """Returns its input: what remains of a loop's time is the loop's own bookkeeping."""
-
-    name = "noop"
-
-    def load(self, path) -> None:  # noqa: ARG002
-        return None
-
-    def run(self, x):
-        return x
-
-    def run_prepared(self, x):
-        return x
-
-    def info(self) -> EngineInfo:
-        return EngineInfo("noop", "0", "cpu", "fp32")
-
-
 @pytest.mark.benchmark(group="bookkeeping per query (no-op engine)")
 @pytest.mark.parametrize("loop", ["single_stream", "offline"])
 def test_bookkeeping_per_query(benchmark, loop):
     """Nanoseconds the loop adds to each query, in its query-count and deadline phases."""
-    eng = NoopEngine()
+    eng = SleepEngine(0.0)
     batches = [np.zeros(1, dtype=np.float32)] * 64
     n = 20000
     ref = PairedReference(lambda: bare_loop(eng.run_prepared, batches, n))

@@ -1,0 +1,58 @@
+"""What every command shares: how an error reaches the user, and how a command is added.
+
+An exception that leaves a command becomes one line on standard error, ``ecoscore: error:
+...``, and the exit code its class declares (``ecoscore.errors``); the traceback is shown
+only with ``ecoscore --debug`` (or a command's own ``--debug``). Commands never print an
+error themselves nor choose a code: they raise.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import typer
+
+from ecoscore.errors import exit_code_for, one_line
+
+#: Set by ``ecoscore --debug``: tracebacks instead of one-line errors.
+DEBUG = False
+
+
+def fail(e: BaseException, debug: bool = False) -> NoReturn:
+    """Report ``e`` on standard error and exit with its code (re-raise with --debug)."""
+    if debug or DEBUG:
+        raise e
+    if isinstance(e, KeyboardInterrupt):
+        print(
+            "ecoscore: interrupted: no record was written for the run in progress", file=sys.stderr
+        )
+    else:
+        print(f"ecoscore: error: {one_line(e)}", file=sys.stderr)
+    raise typer.Exit(exit_code_for(e))
+
+
+def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so that whatever it raises is reported by ``fail``."""
+
+    @functools.wraps(fn)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as e:  # one line for the user; --debug: traceback
+            fail(e, bool(kwargs.get("debug")))
+
+    return command
+
+
+def add_command(app: typer.Typer, name: str, fn: Callable[..., Any]) -> None:
+    app.command(name)(reports_errors(fn))
+
+
+def warn(message: str) -> None:
+    """A warning line on standard error."""
+    print(f"ecoscore: warning: {message}", file=sys.stderr)

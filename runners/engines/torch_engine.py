@@ -1,0 +1,144 @@
+"""torch: loads a torch.export archive (.pt2) and runs it in inference mode on the CPU. On a
+CUDA device the config builds the CUDA variant (runners/engines/torch_cuda.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ecoscore.runners.engines.base import (
+    Engine,
+    EngineConfig,
+    EngineError,
+    EngineInfo,
+    EngineUnavailable,
+    InputMeta,
+    LoadHints,
+)
+from ecoscore.runners.model_files import check_pt2_file
+
+
+def import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise EngineUnavailable(
+            "the torch engine needs PyTorch: pip install 'ecoscore[torch]' "
+            "(a CPU build: pip install torch==2.13.0)"
+        ) from None
+    return torch
+
+
+class TorchConfig(EngineConfig):
+    """``threads``: torch's intra-op threads (None: torch's default). The GPU settings
+    (fp16/bf16, channels-last, torch.compile, a CUDA graph at batch 1) apply on CUDA only."""
+
+    formats: ClassVar[tuple[str, ...]] = ("pt2",)
+
+    engine: Literal["torch"] = "torch"
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    cuda_graph: bool = False
+
+    def build(self) -> Engine:
+        if self.device == "cpu":
+            gpu_only = [k for k in ("channels_last", "compile", "cuda_graph") if getattr(self, k)]
+            if self.precision != "fp32" or gpu_only:
+                asked = [f"precision {self.precision}"] if self.precision != "fp32" else []
+                raise EngineError(
+                    f"torch on the CPU runs fp32 only, without {', '.join(asked + gpu_only)}: "
+                    "these settings apply to torch on CUDA"
+                )
+            return TorchEngine(self)
+        if self.device.startswith("cuda"):
+            from ecoscore.runners.engines.torch_cuda import TorchCudaEngine
+
+            return TorchCudaEngine(self)
+        raise EngineError(f"torch engine: unknown device {self.device!r} (cpu, cuda, cuda:N)")
+
+
+class TorchEngine(Engine):
+    """torch.export programs on the CPU; the CUDA engine extends it."""
+
+    def __init__(self, config: TorchConfig) -> None:
+        self.torch = import_torch()
+        if config.threads:
+            self.torch.set_num_threads(config.threads)
+        super().__init__(config.model_copy(update={"threads": self.torch.get_num_threads()}))
+        self.settings: TorchConfig = self.config  # type: ignore[assignment]
+        self._module: Any = None
+        self._meta: InputMeta | None = None
+
+    def load(self, path: Path, hints: LoadHints | None = None) -> None:
+        torch = self.torch
+        check_pt2_file(path)
+        try:
+            ep = torch.export.load(str(path))
+        except Exception as e:
+            raise EngineError(f"{path}: torch.export.load failed: {e}") from None
+        self.parameter_count = int(sum(p.numel() for p in ep.state_dict.values()))
+        self._meta = _input_meta(ep, path)
+        self._module = ep.module()
+        self._after_load()
+
+    def _after_load(self) -> None:
+        pass
+
+    def input_meta(self) -> InputMeta:
+        assert self._meta is not None, "load() first"
+        return self._meta
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        with torch.inference_mode():
+            y = self._module(torch.from_numpy(x))
+        if isinstance(y, (tuple, list)):
+            y = y[0]
+        return y.numpy()
+
+    def prepare(self, x: np.ndarray) -> Any:
+        return self.torch.from_numpy(np.ascontiguousarray(x))
+
+    def run_prepared(self, x: Any) -> Any:
+        with self.torch.inference_mode():
+            return self._module(x)
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(
+            name="torch",
+            version=self.torch.__version__,
+            device=self.settings.device,
+            precision=self.settings.precision,
+            settings={
+                "num_threads": self.settings.threads,
+                "inference_mode": True,
+                "loader": "torch.export.load",
+            },
+        )
+
+    def close(self) -> None:
+        self._module = None
+
+
+def _input_meta(ep: Any, path: Path) -> InputMeta:
+    """The exported program's one user input: name, shape (symbolic sizes by name), dtype."""
+    specs = [
+        s
+        for s in ep.graph_signature.input_specs
+        if getattr(s.kind, "name", str(s.kind)) == "USER_INPUT"
+    ]
+    if len(specs) != 1:
+        raise EngineError(
+            f"{path}: the exported program takes {len(specs)} inputs; ecoscore workloads feed "
+            "exactly one"
+        )
+    name = specs[0].arg.name
+    node = next(n for n in ep.graph.nodes if n.op == "placeholder" and n.name == name)
+    val = node.meta.get("val")
+    if val is None:
+        raise EngineError(f"{path}: the exported program does not record its input's shape")
+    shape = tuple(int(d) if isinstance(d, int) or str(d).isdigit() else str(d) for d in val.shape)
+    return InputMeta(name, shape, str(val.dtype).removeprefix("torch."))

@@ -1,0 +1,71 @@
+"""One place builds a run record from a run's parts, for the measurement loop
+(``runners.benchmark``) and the pytest plugin alike: what the record says about the
+workload, the model file, the engine and the meter is written here only."""
+
+from __future__ import annotations
+
+from ecoscore.benchmarks.base import Workload
+from ecoscore.record import (
+    EngineRef,
+    MeterRef,
+    ModelRef,
+    WorkloadRef,
+)
+from ecoscore.runners.engines.base import EngineInfo
+from ecoscore.runners.meters.base import Meter
+from ecoscore.runners.model_files import ModelFile
+
+
+def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadRef:
+    info = wl.info
+    return WorkloadRef(
+        name=info.name,
+        version=info.version,
+        family=info.family,
+        task=info.task,
+        definition_sha256=info.definition_sha256(),
+        eval_data_sha256=eval_sha256,
+        eval_samples=eval_samples,
+        metric=info.metric,
+        quality_gate=info.quality_gate,
+        data_source=wl.data_source,
+    )
+
+
+def model_ref(model: ModelFile, name: str, role: str, parameter_count: int | None) -> ModelRef:
+    return ModelRef(
+        name=name,
+        file_name=model.path.name,
+        format=model.format,  # type: ignore[arg-type]
+        sha256=model.sha256,
+        size_bytes=model.size_bytes,
+        parameter_count=parameter_count,
+        role=role,  # type: ignore[arg-type]
+    )
+
+
+def engine_ref(info: EngineInfo, config: dict[str, object] | None) -> EngineRef:
+    return EngineRef(
+        name=info.name,
+        version=info.version,
+        device=info.device,
+        precision=info.precision,
+        settings=dict(info.settings),
+        config=config,
+    )
+
+
+def meter_ref(meter: Meter, requested: str | None, fallback_reason: str | None) -> MeterRef:
+    m = meter.info
+    return MeterRef(
+        name=m.name,
+        source=m.source,
+        boundary=m.boundary,
+        measurement=m.measurement.value,  # type: ignore[arg-type]
+        sampling_period_s=m.sampling_period_s,
+        uncertainty_rel=m.uncertainty_rel,
+        details=dict(m.details),
+        fallback_reason=fallback_reason,
+        requested=requested,
+        config=meter.config.model_dump(mode="json"),
+    )
