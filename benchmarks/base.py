@@ -19,22 +19,11 @@ from typing import Literal
 
 import numpy as np
 
-from ecoscore.errors import InputError
+from ecoscore.benchmarks.errors import DataChecksumError
+from ecoscore.benchmarks.metrics import compute_metric
 
 Task = Literal["classification", "anomaly"]
 Metric = Literal["accuracy", "macro_f1", "roc_auc"]
-
-
-class WorkloadError(InputError):
-    """A workload cannot be used as asked (unknown name, bad data, bad model output)."""
-
-
-class DataChecksumError(WorkloadError):
-    """The evaluation data does not match the checksum fixed in the workload definition."""
-
-
-class DataFormatError(WorkloadError):
-    """A user data folder or file is not in the expected format."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +152,4 @@ class Workload(ABC):
 
     def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
         """Quality of model outputs against labels, with the workload's metric."""
-        from ecoscore.benchmarks.metrics import compute_metric
-
         return compute_metric(self.info, outputs, labels)

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from ecoscore.benchmarks.base import (
-    DataFormatError,
     ScenarioDefaults,
     Split,
     TensorSpec,
@@ -30,6 +29,7 @@ from ecoscore.benchmarks.base import (
     WorkloadInfo,
     array_sha256,
 )
+from ecoscore.benchmarks.errors import DataFormatError
 
 FOLDER_NAME = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))

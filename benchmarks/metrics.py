@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ecoscore.benchmarks.base import WorkloadError, WorkloadInfo
+from ecoscore.benchmarks.errors import WorkloadError
+
+if TYPE_CHECKING:
+    from ecoscore.benchmarks.base import WorkloadInfo
 
 
 def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:

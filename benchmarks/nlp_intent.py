@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecoscore.benchmarks.base import DataFormatError, Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.base import Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.errors import DataFormatError
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "nlp_intent.csv"
 FEATURE_DIM = 2048

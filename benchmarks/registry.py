@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ecoscore.benchmarks.base import Workload, WorkloadError
+from ecoscore.benchmarks.base import Workload
+from ecoscore.benchmarks.errors import WorkloadError
 
 _WORKLOADS: dict[str, str] = {
     "vision-digits": "ecoscore.benchmarks.vision_digits:VisionDigits",

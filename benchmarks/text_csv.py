@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecoscore.benchmarks.base import DataFormatError, Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.base import Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.errors import DataFormatError
 from ecoscore.benchmarks.nlp_intent import (
     FEATURE_DIM,
     canonical_rows_sha256,

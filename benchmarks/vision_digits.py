@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from ecoscore.benchmarks.base import (
-    DataFormatError,
     ScenarioDefaults,
     Split,
     TensorSpec,
@@ -20,6 +19,7 @@ from ecoscore.benchmarks.base import (
     WorkloadInfo,
     array_sha256,
 )
+from ecoscore.benchmarks.errors import DataFormatError
 
 #: Share of each class held out for evaluation.
 EVAL_FRACTION = 0.3

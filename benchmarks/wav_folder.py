@@ -29,13 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from ecoscore.benchmarks.anomaly_machine import FRAME, N_FEATURES, features
-from ecoscore.benchmarks.base import (
-    DataFormatError,
-    Split,
-    TensorSpec,
-    Workload,
-    WorkloadInfo,
-)
+from ecoscore.benchmarks.base import Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.errors import DataFormatError
 from ecoscore.files import file_sha256
 
 SPLIT_SEED = 0

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecoscore.benchmarks.base import Workload, WorkloadError
+from ecoscore.benchmarks.base import Workload
+from ecoscore.benchmarks.errors import WorkloadError
 from ecoscore.record import DeviceRef, RunRecord, save_record
 from ecoscore.runners.engines.base import Engine, EngineConfig
 from ecoscore.runners.meters.base import Meter

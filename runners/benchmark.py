@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload, WorkloadError
+from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload
+from ecoscore.benchmarks.errors import WorkloadError
 from ecoscore.record import DeviceRef, Quality, RunRecord, RunSettings
 from ecoscore.runners.engines.base import Engine, EngineError, LoadHints
 from ecoscore.runners.interference import InterferenceProbe

@@ -4,14 +4,19 @@ Point the meters at a tree with ``monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(
 every path the meters read goes through ``ecoscore.runners.host.sysfs_path``.
 
 - ``make_powercap(root, zones)`` builds /sys/class/powercap/intel-rapl:N[:M] zones;
-- ``EnergyCounterWriter`` writes ``energy_uj`` at a fixed power from a background thread,
-  wrapping at ``max_energy_range_uj`` like the kernel counter;
+- ``ClockedCounters`` is the meters' clock and writes every fake ``energy_uj`` counter for
+  the instant it returns, at a fixed power, wrapping at ``max_energy_range_uj`` like the
+  kernel counter: time and energy come from the same reads, so a window's mean power is
+  exact however busy the test machine is (install it with ``ClockedCounters.install``);
+- ``EnergyCounterWriter`` writes ``energy_uj`` at a fixed power from a background thread
+  (for tests of the meter's own sampling thread; its figures depend on scheduling);
 - ``make_jetson_hwmon`` / ``make_jetson_iio`` build the INA3221 layouts of Jetson boards;
 - ``write_device_tree_model`` writes /proc/device-tree/model (NUL-terminated, as real).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -50,6 +55,69 @@ def make_powercap(root: Path, zones: list[RaplZone]) -> dict[str, Path]:
         (d / "energy_uj").write_text(f"{z.energy_uj}\n")
         paths[z.zone] = d / "energy_uj"
     return paths
+
+
+@dataclass
+class _Counter:
+    path: Path
+    power_w: float
+    max_range: int
+    start_uj: int
+    value: int
+    wraps: int = 0
+
+
+class ClockedCounters:
+    """The meters' clock, driving fake RAPL counters.
+
+    Each read of the clock writes every counter's value for the instant it returns:
+    ``start + power x (t - t0)``, quantised to ``update_period_s`` of clock time when given
+    (RAPL updates about every millisecond), wrapping like RAPL. With ``step_s`` the clock is
+    fake too and advances exactly ``step_s`` per read; otherwise it is perf_counter.
+
+    The RAPL meter reads the clock and the counters of a window edge under one lock, which
+    its polling thread takes too: no other read can move a counter between the two.
+    """
+
+    def __init__(self, step_s: float | None = None, update_period_s: float | None = None):
+        self.step_s = step_s
+        self.update_period_s = update_period_s
+        self.counters: list[_Counter] = []
+        self._t0 = time.perf_counter()
+        self._t = self._t0
+
+    def add(self, path: Path, power_w: float, max_range: int, start_uj: int = 0) -> ClockedCounters:
+        self.counters.append(_Counter(path, power_w, max_range, start_uj, start_uj))
+        write_atomic(path, f"{start_uj}\n")
+        return self
+
+    @property
+    def wraps(self) -> int:
+        return sum(c.wraps for c in self.counters)
+
+    def install(self, monkeypatch: object) -> ClockedCounters:
+        from ecoscore.runners.meters import base
+
+        monkeypatch.setattr(base, "clock", self)  # type: ignore[attr-defined]
+        return self
+
+    def __call__(self) -> float:
+        if self.step_s is None:
+            self._t = time.perf_counter()
+        else:
+            self._t += self.step_s
+        elapsed = self._t - self._t0
+        if self.update_period_s:
+            elapsed = int(elapsed / self.update_period_s) * self.update_period_s
+        for c in self.counters:
+            new = (c.start_uj + int(round(c.power_w * elapsed * 1e6))) % (c.max_range + 1)
+            if new < c.value:
+                c.wraps += 1
+            if new != c.value:
+                c.value = new
+                with contextlib.suppress(FileNotFoundError):  # the test removed the zone
+                    write_atomic(c.path, f"{new}\n")
+        return self._t
 
 
 class EnergyCounterWriter:

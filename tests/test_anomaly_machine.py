@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import ecoscore.benchmarks.anomaly_machine as am
-from ecoscore.benchmarks.base import DataChecksumError, array_sha256
+from ecoscore.benchmarks.base import array_sha256
+from ecoscore.benchmarks.errors import DataChecksumError
 from ecoscore.benchmarks.registry import get_workload
 from ecoscore.benchmarks.vibration import (
     CLIP_SAMPLES,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecoscore.benchmarks.base import DataFormatError, array_sha256
+from ecoscore.benchmarks.base import array_sha256
 from ecoscore.benchmarks.cifar10 import (
     CLASS_NAMES,
     FOLDER_NAME,
@@ -16,6 +16,7 @@ from ecoscore.benchmarks.cifar10 import (
     load_cifar10,
     read_batch,
 )
+from ecoscore.benchmarks.errors import DataFormatError
 from ecoscore.benchmarks.registry import get_workload
 
 PER_BATCH = 6

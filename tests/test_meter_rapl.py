@@ -1,4 +1,4 @@
-"""RAPL meter against fake powercap trees whose counters advance in real time."""
+"""RAPL meter against fake powercap trees whose counters advance with the meters' clock."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from ecoscore.runners.meters.base import Measurement, MeterError
 from ecoscore.runners.meters.rapl import RaplMeter, RaplPermissionError, rapl_status
-from tests.fake_sysfs import EnergyCounterWriter, RaplZone, make_powercap
+from tests.fake_sysfs import ClockedCounters, RaplZone, make_powercap
 
 BIG = 262_143_328_850
 
@@ -28,36 +28,55 @@ def _window(meter: RaplMeter, seconds: float):
     return meter.end_window()
 
 
-def test_package_counter_at_10w(sysroot: Path) -> None:
+def test_package_counter_at_10w(sysroot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = make_powercap(sysroot, [RaplZone("intel-rapl:0", "package-0", BIG)])
-    with (
-        EnergyCounterWriter(paths["intel-rapl:0"], 10.0, BIG, period_s=0.002),
-        RaplMeter() as meter,
-    ):
-        r = _window(meter, 1.0)
+    ClockedCounters().add(paths["intel-rapl:0"], 10.0, BIG).install(monkeypatch)
+    with RaplMeter(measure_period=False) as meter:
+        r = _window(meter, 0.3)
     assert meter.info.boundary == "cpu-package"
     assert meter.info.measurement is Measurement.MEASURED
     assert meter.info.details["domains_summed"] == ["package-0"]
     assert r.valid, r.invalid_reason
-    assert r.mean_power_w == pytest.approx(10.0, rel=0.02)
-    # the measured update period is the fake writer's (~2 ms), far above the 1 ms nominal
-    assert 0.0015 < meter.info.sampling_period_s < 0.01
-    assert r.sensor_updates == int(r.duration_s / meter.info.sampling_period_s)
+    assert r.mean_power_w == pytest.approx(10.0, rel=1e-4)
 
 
-def test_counter_wraps_during_window(sysroot: Path) -> None:
-    max_range = 3_000_000  # 3 J: at 10 W the counter wraps every 0.3 s
+def test_the_update_period_is_measured(sysroot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A counter that changes every 2 ms of (fake) clock time, polled by a clock that
+    advances 0.25 ms per read: the measured period is 2 ms, however loaded the machine."""
+    paths = make_powercap(sysroot, [RaplZone("intel-rapl:0", "package-0", BIG)])
+    clock = ClockedCounters(step_s=0.00025, update_period_s=0.002)
+    clock.add(paths["intel-rapl:0"], 10.0, BIG).install(monkeypatch)
+    meter = RaplMeter()
+    assert meter.info.sampling_period_s == pytest.approx(0.002, abs=0.00026)
+    assert meter.info.details["update_period_source"].startswith("measured")
+
+
+def test_counter_wraps_during_window(sysroot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counter wraps at least twice in a window and the meter counts every wrap. The
+    clock is fake (5 ms per read, whoever reads it); the test ticks it, then waits until
+    the meter's polling thread has read the counter, so that however busy the machine is,
+    the thread sees the counter every 10 ms of clock time (a third of the wrap-safe 30 ms)."""
+    max_range = 3_000_000  # 3 J: at 10 W the counter wraps every 0.3 s of clock time
     paths = make_powercap(sysroot, [RaplZone("intel-rapl:0", "package-0", max_range)])
-    writer = EnergyCounterWriter(paths["intel-rapl:0"], 10.0, max_range, start_uj=2_500_000)
-    with writer, RaplMeter(max_power_w=100.0) as meter:
-        r = _window(meter, 1.0)
-    assert writer.wraps >= 2
+    clock = ClockedCounters(step_s=0.005)
+    clock.add(paths["intel-rapl:0"], 10.0, max_range, start_uj=2_500_000).install(monkeypatch)
+    with RaplMeter(max_power_w=100.0, measure_period=False) as meter:
+        before = clock.wraps
+        meter.begin_window()
+        for _ in range(70):
+            t = clock()
+            while meter._acc.last_t < t:  # the polling thread has not read since the tick
+                time.sleep(0.0005)
+        r = meter.end_window()
+        wrapped = clock.wraps - before
+    assert wrapped >= 2
     assert r.valid, r.invalid_reason
     assert r.details["wraps_in_window"] >= 2
-    assert r.mean_power_w == pytest.approx(10.0, rel=0.02)
+    # a missed wrap would lose 3 J of the window's 7 J: the power is exact only if none is
+    assert r.mean_power_w == pytest.approx(10.0, rel=1e-4)
 
 
-def test_two_sockets_with_dram(sysroot: Path) -> None:
+def test_two_sockets_with_dram(sysroot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     zones = [
         RaplZone("intel-rapl:0", "package-0", BIG),
         RaplZone("intel-rapl:0:0", "dram", BIG),
@@ -68,16 +87,14 @@ def test_two_sockets_with_dram(sysroot: Path) -> None:
     paths = make_powercap(sysroot, zones)
     powers = {"intel-rapl:0": 10.0, "intel-rapl:0:0": 2.0, "intel-rapl:0:1": 6.0}
     powers |= {"intel-rapl:1": 8.0, "intel-rapl:1:0": 1.0}
-    writers = [EnergyCounterWriter(paths[z], w, BIG).start() for z, w in powers.items()]
-    try:
-        # five writer threads on a small machine: longer windows keep their lag under 1 %
-        with RaplMeter() as meter:
-            r = _window(meter, 1.0)
-        with RaplMeter(domains="package") as packages_only:
-            rp = _window(packages_only, 1.0)
-    finally:
-        for w in writers:
-            w.stop()
+    clock = ClockedCounters()
+    for z, w in powers.items():
+        clock.add(paths[z], w, BIG)
+    clock.install(monkeypatch)
+    with RaplMeter(measure_period=False) as meter:
+        r = _window(meter, 0.2)
+    with RaplMeter(domains="package", measure_period=False) as packages_only:
+        rp = _window(packages_only, 0.2)
     assert meter.info.boundary == "cpu+dram"
     assert sorted(meter.info.details["domains_summed"]) == [
         "dram",
@@ -86,24 +103,22 @@ def test_two_sockets_with_dram(sysroot: Path) -> None:
         "package-1",
     ]
     assert r.valid and rp.valid
-    assert r.mean_power_w == pytest.approx(21.0, rel=0.02)  # core is inside package: not summed
+    assert r.mean_power_w == pytest.approx(21.0, rel=1e-4)  # core is inside package: not summed
     assert packages_only.info.boundary == "cpu-package"
-    assert rp.mean_power_w == pytest.approx(18.0, rel=0.02)
+    assert rp.mean_power_w == pytest.approx(18.0, rel=1e-4)
 
 
-def test_psys_selection(sysroot: Path) -> None:
+def test_psys_selection(sysroot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = make_powercap(
         sysroot,
         [RaplZone("intel-rapl:0", "package-0", BIG), RaplZone("intel-rapl:1", "psys", BIG)],
     )
-    with (
-        EnergyCounterWriter(paths["intel-rapl:1"], 15.0, BIG),
-        EnergyCounterWriter(paths["intel-rapl:0"], 10.0, BIG),
-        RaplMeter(domains="psys") as meter,
-    ):
-        r = _window(meter, 1.0)
+    clock = ClockedCounters().add(paths["intel-rapl:1"], 15.0, BIG)
+    clock.add(paths["intel-rapl:0"], 10.0, BIG).install(monkeypatch)
+    with RaplMeter(domains="psys", measure_period=False) as meter:
+        r = _window(meter, 0.2)
     assert meter.info.boundary == "psys"
-    assert r.mean_power_w == pytest.approx(15.0, rel=0.02)
+    assert r.mean_power_w == pytest.approx(15.0, rel=1e-4)
 
 
 @pytest.fixture
@@ -140,9 +155,12 @@ def test_no_powercap_tree(sysroot: Path) -> None:
         RaplMeter()
 
 
-def test_counter_removed_mid_window_is_invalid(sysroot: Path) -> None:
+def test_counter_removed_mid_window_is_invalid(
+    sysroot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     paths = make_powercap(sysroot, [RaplZone("intel-rapl:0", "package-0", BIG)])
-    with EnergyCounterWriter(paths["intel-rapl:0"], 10.0, BIG), RaplMeter() as meter:
+    ClockedCounters().add(paths["intel-rapl:0"], 10.0, BIG).install(monkeypatch)
+    with RaplMeter(measure_period=False) as meter:
         meter.begin_window()
         time.sleep(0.1)
         paths["intel-rapl:0"].parent.rename(sysroot / "gone")  # the zone vanishes, atomically

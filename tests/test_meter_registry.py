@@ -22,7 +22,7 @@ from ecoscore.runners.meters.pyjoules_meter import PyJoulesMeter
 from ecoscore.runners.meters.rapl import RaplMeter
 from ecoscore.runners.meters.registry import available_meters, make_meter
 from tests.fake_sysfs import (
-    EnergyCounterWriter,
+    ClockedCounters,
     RaplZone,
     make_jetson_hwmon,
     make_powercap,
@@ -58,16 +58,16 @@ def unreadable_rapl(sysroot: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return paths["intel-rapl:0"]
 
 
-def test_auto_on_cpu_with_readable_rapl(sysroot: Path) -> None:
+def test_auto_on_cpu_with_readable_rapl(sysroot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = make_powercap(sysroot, [RaplZone("intel-rapl:0", "package-0", BIG)])
-    with EnergyCounterWriter(paths["intel-rapl:0"], 10.0, BIG):
-        meter, reason = make_meter("auto", "cpu")
-        assert isinstance(meter, RaplMeter) and reason is None
-        with meter:
-            meter.begin_window()
-            time.sleep(1.0)
-            r = meter.end_window()
-    assert r.mean_power_w == pytest.approx(10.0, rel=0.02)
+    ClockedCounters().add(paths["intel-rapl:0"], 10.0, BIG).install(monkeypatch)
+    meter, reason = make_meter("auto", "cpu")
+    assert isinstance(meter, RaplMeter) and reason is None
+    with meter:
+        meter.begin_window()
+        time.sleep(0.2)
+        r = meter.end_window()
+    assert r.mean_power_w == pytest.approx(10.0, rel=1e-4)
 
 
 def test_auto_without_rapl_falls_back_with_reason(sysroot: Path) -> None:

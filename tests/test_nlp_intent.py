@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecoscore.benchmarks.base import DataChecksumError, DataFormatError
+from ecoscore.benchmarks.errors import DataChecksumError, DataFormatError
 from ecoscore.benchmarks.nlp_intent import (
     DATA_FILE,
     EVAL_SHA256,

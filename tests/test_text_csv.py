@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ecoscore.benchmarks.base import DataFormatError
+from ecoscore.benchmarks.errors import DataFormatError
 from ecoscore.benchmarks.nlp_intent import FEATURE_DIM, featurize
 from ecoscore.benchmarks.registry import get_workload
 from ecoscore.benchmarks.text_csv import TextCsv, load_text_csv

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import ecoscore.benchmarks.vision_digits as vd
-from ecoscore.benchmarks.base import DataChecksumError, array_sha256
+from ecoscore.benchmarks.base import array_sha256
+from ecoscore.benchmarks.errors import DataChecksumError
 from ecoscore.benchmarks.registry import get_workload
 from ecoscore.models.registry import reference_model, reference_models
 from ecoscore.runners.engines.base import Engine

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecoscore.benchmarks.base import DataFormatError
+from ecoscore.benchmarks.errors import DataFormatError
 from ecoscore.benchmarks.registry import get_workload
 from ecoscore.benchmarks.wav_folder import WavFolderAnomaly, load_wav_folder, read_wav_folder
 

@@ -43,7 +43,6 @@ FLAGS: dict[str, str] = {
     "replication": "a replication record (checks an original; not ranked)",
     "not-replicated": "a replication of this record disagrees beyond the tolerances",
 }
-GROUP_FLAGS = ("mixed-hardware", "mixed-boundaries", "scale-mismatch")
 
 
 @dataclass(frozen=True)

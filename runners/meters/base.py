@@ -21,9 +21,11 @@ meter from it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
@@ -112,7 +114,12 @@ class WindowReading:
         return self.energy_j / self.duration_s if self.duration_s > 0 else float("nan")
 
 
-#: A window should span at least this many sensor updates to be trusted (issue #3).
+#: The clock of window edges and counter reads. Tests replace it (``monkeypatch.setattr``)
+#: with a clock that also drives a fake sensor, so that energy and time come from the same
+#: instants whatever the load of the machine.
+clock: Callable[[], float] = time.perf_counter
+
+#: A window should span at least this many sensor updates to be trusted.
 MIN_SENSOR_UPDATES = 100
 
 
@@ -140,18 +147,23 @@ class Meter(ABC):
 
     # -- windows ----------------------------------------------------------------------
     def begin_window(self) -> None:
+        """Read the clock, then the sensor (``_begin``); ``end_window`` does the same, so the
+        edges of time and energy are taken in the same order."""
         if self._window_t0 is not None:
             raise MeterError(f"{self.info.name}: a window is already open")
-        self._begin()
-        self._window_t0 = time.perf_counter()
+        with self._edge_lock():
+            t0 = clock()
+            self._begin()
+        self._window_t0 = t0
 
     def end_window(self) -> WindowReading:
         if self._window_t0 is None:
             raise MeterError(f"{self.info.name}: end_window() without begin_window()")
-        t1 = time.perf_counter()
-        duration = t1 - self._window_t0
-        self._window_t0 = None
-        reading = self._end(duration)
+        with self._edge_lock():
+            t1 = clock()
+            duration = t1 - self._window_t0
+            self._window_t0 = None
+            reading = self._end(duration)
         return _check_updates(self.info, reading)
 
     def min_window_s(self) -> float:
@@ -159,6 +171,12 @@ class Meter(ABC):
         if self.info.sampling_period_s is None:
             return 0.0
         return MIN_SENSOR_UPDATES * self.info.sampling_period_s
+
+    def _edge_lock(self) -> contextlib.AbstractContextManager[object]:
+        """Held while a window edge reads the clock and the sensor. A meter whose own thread
+        reads the sensor returns that thread's lock, so that nothing comes between the
+        edge's two reads."""
+        return contextlib.nullcontext()
 
     @property
     @abstractmethod

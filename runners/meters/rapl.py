@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from ecoscore.runners.host import cpu_model, sysfs_path
+from ecoscore.runners.meters import base
 from ecoscore.runners.meters.base import (
     Measurement,
     Meter,
@@ -138,13 +139,13 @@ def read_energy_uj(zone: RaplZone) -> int:
 
 def measure_update_period(zone: RaplZone, budget_s: float = 0.2, changes: int = 5) -> float | None:
     """Median interval between changes of a zone's counter, polled for at most budget_s."""
-    deadline = time.perf_counter() + budget_s
+    deadline = base.clock() + budget_s
     last = read_energy_uj(zone)
     stamps: list[float] = []
-    while time.perf_counter() < deadline and len(stamps) <= changes:
+    while base.clock() < deadline and len(stamps) <= changes:
         v = read_energy_uj(zone)
         if v != last:
-            stamps.append(time.perf_counter())
+            stamps.append(base.clock())
             last = v
         else:
             time.sleep(0.0001)
@@ -160,9 +161,9 @@ class _Accumulator:
     def __init__(self, zones: list[RaplZone], max_power_w: float) -> None:
         self.zones = zones
         self.max_power_w = max_power_w
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # also held across a window edge (RaplMeter._edge_lock)
         self.last = [read_energy_uj(z) for z in zones]
-        self.last_t = time.perf_counter()
+        self.last_t = base.clock()
         self.total_uj = [0 for _ in zones]
         self.error: str | None = None
         self.max_gap_s = 0.0
@@ -173,13 +174,13 @@ class _Accumulator:
     def poll(self) -> None:
         """Read every counter once (called by the sampler thread and at window edges)."""
         with self.lock:
-            t = time.perf_counter()
-            dt = t - self.last_t
             try:
                 values = [read_energy_uj(z) for z in self.zones]
             except MeterError as e:
                 self.error = str(e)
                 return
+            t = base.clock()  # after the reads: a window edge reads the clock first
+            dt = t - self.last_t
             self.max_gap_s = max(self.max_gap_s, dt)
             if dt > self.wrap_safe_s:
                 self.error = (
@@ -289,6 +290,9 @@ class RaplMeter(Meter):
         self._thread: threading.Thread | None = None
         self._begin_totals: list[int] = []
         self._begin_wraps = 0
+
+    def _edge_lock(self) -> threading.RLock:
+        return self._acc.lock
 
     @property
     def config(self) -> RaplConfig:
