@@ -37,7 +37,7 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class ScenarioDefaults:
-    """Default measurement settings for a workload (see DESIGN.md, Measurement).
+    """Default measurement settings for a workload (docs/measuring.md).
 
     Every measured window lasts at least ``min_duration_s`` and serves at least
     ``min_queries`` queries; warm-up runs before it and is excluded.

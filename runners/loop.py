@@ -1,6 +1,6 @@
 """The measurement loop: drive an engine through a scenario while a meter records.
 
-Rules enforced here (DESIGN.md, Measurement):
+Rules enforced here (docs/architecture.md, "What makes a number trustworthy"):
 - warm-up runs before every scenario and is excluded from every window;
 - a window lasts at least ``min_duration_s`` (lengthened to what the meter needs to span
   enough sensor updates, except in quick mode, where a short window is flagged instead) and

@@ -25,6 +25,10 @@ class SleepConfig(EngineConfig):
 
     engine: Literal["sleep"] = "sleep"
     seconds: float = 0.0
+    #: The input the fake model takes (None: any batch) and, when given, the number of
+    #: class scores it returns (the scores favour class ``argmax`` of the input's sum).
+    input_shape: tuple[int | None, ...] = (None, 4)
+    classes: int | None = None
 
     def build(self) -> SleepEngine:
         return SleepEngine(self)
@@ -40,7 +44,8 @@ class SleepEngine(Engine):
         self.seconds = config.seconds
         self.calls = 0
         self.loaded: Path | None = None
-        self.meta = InputMeta("input", (None, 4), "float32")
+        self.meta = InputMeta("input", config.input_shape, "float32")
+        self.classes = config.classes
 
     def load(self, path: Path, hints: LoadHints | None = None) -> None:
         self.loaded = Path(path)
@@ -52,7 +57,12 @@ class SleepEngine(Engine):
         self.calls += 1
         if self.seconds:
             time.sleep(self.seconds)
-        return x
+        if self.classes is None:
+            return x
+        flat = x.reshape(len(x), -1)
+        scores = np.zeros((len(x), self.classes), np.float32)
+        scores[np.arange(len(x)), (flat.sum(1) * 7).astype(int) % self.classes] = 1.0
+        return scores
 
     def info(self) -> EngineInfo:
         return EngineInfo("sleep", "0", self.config.device, "fp32", {"seconds": self.seconds})
