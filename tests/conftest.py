@@ -12,3 +12,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(autouse=True)
+def _no_debug_left_over():
+    """``ecoscore --debug`` sets a module flag; no test may leave it set for the next one."""
+    yield
+    from ecoscore.commands import common
+
+    common.DEBUG = False
