@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ecoscore.benchmarks.base import Workload
+from ecoscore.benchmarks.base import Workload, WorkloadInfo
 from ecoscore.benchmarks.errors import WorkloadError
 
 _WORKLOADS: dict[str, str] = {
@@ -25,6 +25,17 @@ DEFAULT_WORKLOADS: tuple[str, ...] = tuple(_WORKLOADS)
 
 def workload_names(user_data: bool = False) -> list[str]:
     return list(_WORKLOADS) + (list(_USER_DATA_WORKLOADS) if user_data else [])
+
+
+def workload_info(name: str) -> WorkloadInfo | None:
+    """The installed definition of workload ``name`` (None when it is not installed), read
+    without loading any data: what verify compares a record against."""
+    target = _WORKLOADS.get(name) or _USER_DATA_WORKLOADS.get(name)
+    if target is None:
+        return None
+    module_name, cls_name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    return cls.info  # type: ignore[no-any-return]
 
 
 def get_workload(name: str, data: Path | None = None) -> Workload:

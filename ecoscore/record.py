@@ -59,14 +59,25 @@ class WorkloadRef(_Model):
     data_source: str = "bundled"
 
 
+class ModelFileRef(_Model):
+    """One file the model loads: the model file itself, or its external data."""
+
+    name: str  # relative to the model file's folder
+    sha256: str
+    size_bytes: int
+
+
 class ModelRef(_Model):
     name: str
     file_name: str
     format: Literal["onnx", "pt2"]
+    #: The model's identity: the sha256 of the model file when it is the only file the model
+    #: loads, else the sha256 of the list of every file it loads (``files``) with theirs.
     sha256: str
-    size_bytes: int
+    size_bytes: int  # all files together
     parameter_count: int | None
     role: Literal["reference", "baseline", "user"]
+    files: list[ModelFileRef] | None = None
 
 
 class EngineRef(_Model):
@@ -102,6 +113,10 @@ class MeterRef(_Model):
     requested: str | None = None  # the --meter spec asked for (auto, rapl, csv:PATH, ...)
     #: The meter's typed config (what was used): ``reproduce`` rebuilds from it.
     config: dict[str, Any] | None = None
+    #: sha256 of the external power log the figures come from, as read after the last window
+    #: (csv meter); the bundle carries the log so that a jury can re-integrate it.
+    log_sha256: str | None = None
+    log_size_bytes: int | None = None
 
 
 class Window(_Model):
@@ -163,13 +178,29 @@ class IdleBaseline(_Model):
     invalid_reason: str | None = None
 
 
+class BatchConsistency(_Model):
+    """The outputs at the offline batch size against those at batch 1 (the graded quality),
+    over the whole evaluation set: a model may not answer differently when batched."""
+
+    offline_batch_size: int
+    samples: int
+    disagreeing: int  # samples whose outputs differ beyond the tolerance
+    max_abs_diff: float
+    tolerance: str
+    consistent: bool
+
+
 class Quality(_Model):
     metric: str
     value: float
     gate: float
     passed: bool
     samples: int
-    batch_size: int
+    batch_size: int  # the batch the quality was computed at: the graded scenario's (1)
+    #: "ecoscore": computed by ecoscore with the timed engine; "caller": given to ecoscore
+    #: (pytest plugin), so only self-reported.
+    computed_by: Literal["ecoscore", "caller"] | None = None
+    batch_consistency: BatchConsistency | None = None
 
 
 class RunSettings(_Model):
@@ -188,6 +219,9 @@ class Provenance(_Model):
     packages: dict[str, str]
     seeds: dict[str, int]
     notes: str | None = None
+    #: ECOSCORE_SYSFS_ROOT when it was set: every /sys and /proc read (the sensors included)
+    #: went to that tree instead of this machine's. Such a run never certifies.
+    sysfs_root: str | None = None
 
 
 class Signature(_Model):
@@ -212,6 +246,11 @@ class RunRecord(_Model):
     quality: Quality
     run: RunSettings
     provenance: Provenance
+    #: The assurance the run claims when it is made (docs/trust.md): "self-measured" (ecoscore
+    #: read a sensor itself), "self-reported" (figures ecoscore did not measure itself: an
+    #: external power log, a caller's quality) or "estimated". verify derives the level from
+    #: the record's content and never takes this field's word for it.
+    assurance: Literal["self-measured", "self-reported", "estimated"] | None = None
     signature: Signature | None = None
 
     def content_sha256(self) -> str:

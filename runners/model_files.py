@@ -6,6 +6,8 @@ files are torch.export archives, loaded by the torch engine with ``torch.export.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +45,9 @@ def _check_exists(path: Path) -> int:
     return size
 
 
-def check_onnx_file(path: Path) -> None:
-    """Parse an ONNX file and check that external data stays inside its folder."""
+def check_onnx_file(path: Path) -> list[str]:
+    """Parse an ONNX file and check that external data stays inside its folder; return the
+    external data files it loads (relative to its folder, sorted, each once)."""
     import onnx
 
     path = Path(path)
@@ -54,6 +57,7 @@ def check_onnx_file(path: Path) -> None:
     except Exception as e:
         raise EngineError(f"{path}: not a valid ONNX model (truncated or corrupt): {e}") from None
     base = path.parent.resolve()
+    locations: set[str] = set()
     for tensor in _external_tensors(proto):
         loc = next((e.value for e in tensor.external_data if e.key == "location"), "")
         target = (base / loc).resolve()
@@ -64,6 +68,8 @@ def check_onnx_file(path: Path) -> None:
             )
         if not target.is_file():
             raise EngineError(f"{path}: external data file {loc!r} for {tensor.name!r} is missing")
+        locations.add(target.relative_to(base).as_posix())
+    return sorted(locations)
 
 
 def _external_tensors(proto):  # type: ignore[no-untyped-def]
@@ -97,24 +103,52 @@ def onnx_parameter_count(path: Path) -> int:
 
 
 @dataclass(frozen=True)
+class FileDigest:
+    name: str  # relative to the model file's folder
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
 class ModelFile:
-    """A checked model file: its format, sha256, size and (ONNX) parameter count."""
+    """A checked model: its format, identity, size and (ONNX) parameter count.
+
+    ``files`` lists every file the model loads, the model file first. ``sha256`` is the
+    model file's own sha256 when it is the only one; otherwise the sha256 of the canonical
+    list of (name, sha256) of every file, so that other weights in an ONNX external-data
+    file make another model."""
 
     path: Path
     format: str
     sha256: str
     size_bytes: int
     parameter_count: int | None  # None: counted by the engine once loaded (.pt2)
+    files: tuple[FileDigest, ...]
+
+
+def model_identity(files: tuple[FileDigest, ...] | list[FileDigest]) -> str:
+    if len(files) == 1:
+        return files[0].sha256
+    doc = [[f.name, f.sha256] for f in files]
+    return hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()
 
 
 def inspect_model(path: Path) -> ModelFile:
-    """Check a model file (format, readable, not hostile) and describe it."""
+    """Check a model file (format, readable, not hostile) and describe it with every file
+    it loads."""
     path = Path(path)
     fmt = model_format(path)
+    extra: list[str] = []
     if fmt == "onnx":
-        check_onnx_file(path)
+        extra = check_onnx_file(path)
         params: int | None = onnx_parameter_count(path)
     else:
         check_pt2_file(path)
         params = None
-    return ModelFile(path, fmt, file_sha256(path), path.stat().st_size, params)
+    files = tuple(
+        FileDigest(name, file_sha256(path.parent / name), (path.parent / name).stat().st_size)
+        for name in [path.name, *extra]
+    )
+    return ModelFile(
+        path, fmt, model_identity(files), sum(f.size_bytes for f in files), params, files
+    )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 
 from ecoscore.record import Provenance
+from ecoscore.runners.host import sysfs_root
 
 _PACKAGES = (
     "ecoscore",
@@ -54,4 +55,5 @@ def make_provenance(
         packages=pk,
         seeds=seeds,
         notes=notes,
+        sysfs_root=sysfs_root(),
     )

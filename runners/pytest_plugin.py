@@ -335,7 +335,12 @@ def build_record(
     from ecoscore.runners.host import describe_device
     from ecoscore.runners.model_files import inspect_model
     from ecoscore.runners.provenance import make_provenance
-    from ecoscore.runners.record_builder import meter_ref, model_ref, workload_ref
+    from ecoscore.runners.record_builder import (
+        claimed_assurance,
+        meter_ref,
+        model_ref,
+        workload_ref,
+    )
     from ecoscore.runners.stats import median_stat
 
     assert eco.energy is not None
@@ -374,7 +379,7 @@ def build_record(
             median_stat([window.net_energy_j / inferences]) if per_inf else None
         ),
         power_w=median_stat([r.mean_power_w]) if r.valid else None,
-        throughput_per_s=median_stat([batch_size / e.mean_call_s]),
+        throughput_per_s=median_stat([inferences / r.duration_s]),
         latency=_latency(list(stats.data)) if single else None,
     )
     min_s = info.scenarios.single_stream_min_duration_s
@@ -393,7 +398,9 @@ def build_record(
             passed=quality >= info.quality_gate,
             samples=len(wl.eval_split()),
             batch_size=batch_size,
+            computed_by="caller",
         ),
+        assurance=claimed_assurance(s.meter, quality_by_caller=True),
         run=RunSettings(quick=r.duration_s < min_s, repeats=1, seed=RUN_SEED),
         provenance=make_provenance(
             eco._started_utc,

@@ -8,11 +8,12 @@ from ecoscore.benchmarks.base import Workload
 from ecoscore.record import (
     EngineRef,
     MeterRef,
+    ModelFileRef,
     ModelRef,
     WorkloadRef,
 )
 from ecoscore.runners.engines.base import EngineInfo
-from ecoscore.runners.meters.base import Meter
+from ecoscore.runners.meters.base import Measurement, Meter
 from ecoscore.runners.model_files import ModelFile
 
 
@@ -41,6 +42,9 @@ def model_ref(model: ModelFile, name: str, role: str, parameter_count: int | Non
         size_bytes=model.size_bytes,
         parameter_count=parameter_count,
         role=role,  # type: ignore[arg-type]
+        files=[
+            ModelFileRef(name=f.name, sha256=f.sha256, size_bytes=f.size_bytes) for f in model.files
+        ],
     )
 
 
@@ -57,6 +61,7 @@ def engine_ref(info: EngineInfo, config: dict[str, object] | None) -> EngineRef:
 
 def meter_ref(meter: Meter, requested: str | None, fallback_reason: str | None) -> MeterRef:
     m = meter.info
+    log = meter.external_log()
     return MeterRef(
         name=m.name,
         source=m.source,
@@ -68,4 +73,17 @@ def meter_ref(meter: Meter, requested: str | None, fallback_reason: str | None) 
         fallback_reason=fallback_reason,
         requested=requested,
         config=meter.config.model_dump(mode="json"),
+        log_sha256=log[0] if log else None,
+        log_size_bytes=log[1] if log else None,
     )
+
+
+def claimed_assurance(meter: Meter, quality_by_caller: bool) -> str:
+    """The assurance a run can claim from how its figures were obtained (docs/trust.md):
+    estimated energy; self-reported when ecoscore did not measure a figure itself (an
+    external power log, a quality given by the caller); else self-measured."""
+    if meter.info.measurement is Measurement.ESTIMATED:
+        return "estimated"
+    if type(meter.config).reads_external_log or quality_by_caller:
+        return "self-reported"
+    return "self-measured"

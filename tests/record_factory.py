@@ -7,9 +7,14 @@ top-level section name -> dict of field overrides (e.g. ``{"device": {"name": "X
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
+from ecoscore.benchmarks.base import WorkloadInfo
+from ecoscore.benchmarks.registry import get_workload
 from ecoscore.record import (
     DeviceRef,
     EngineRef,
@@ -22,34 +27,18 @@ from ecoscore.record import (
     RunRecord,
     RunSettings,
     ScenarioResult,
-    Stat,
     Window,
     WorkloadRef,
 )
+from ecoscore.runners.stats import median_stat
 
-WORKLOADS: dict[str, dict[str, Any]] = {
-    "vision-digits": {
-        "family": "vision",
-        "task": "classification",
-        "metric": "accuracy",
-        "quality_gate": 0.95,
-        "eval_samples": 360,
-    },
-    "nlp-intent": {
-        "family": "nlp",
-        "task": "classification",
-        "metric": "macro_f1",
-        "quality_gate": 0.85,
-        "eval_samples": 400,
-    },
-    "anomaly-machine": {
-        "family": "anomaly",
-        "task": "anomaly",
-        "metric": "roc_auc",
-        "quality_gate": 0.80,
-        "eval_samples": 500,
-    },
-}
+
+@functools.cache
+def installed(workload: str) -> tuple[WorkloadInfo, str, int]:
+    """The installed definition of a bundled workload, its evaluation data's sha256 and
+    evaluation set size: factory records are about the workloads verify knows."""
+    wl = get_workload(workload)
+    return wl.info, wl.eval_data_sha256(), len(wl.eval_split())
 
 
 #: Tests were written against a reference point of 2e-4 J; energies in them are multiples
@@ -61,17 +50,22 @@ _SCALE = _load_scale("2026.1")
 REF_J = _SCALE.workloads["vision-digits"].reference_energy_per_inference_j
 K = REF_J / 2e-4
 
+#: Meter per boundary: a measured record names a meter that can report its boundary.
+_METERS = {
+    "cpu-package": ("rapl", {"meter": "rapl", "domains": "package"}),
+    "cpu+dram": ("rapl", {"meter": "rapl", "domains": "package+dram"}),
+    "gpu": ("nvml", {"meter": "nvml", "index": 0, "mode": "counter", "poll_period_s": 0.02}),
+    "board-input": ("jetson", {"meter": "jetson", "period_s": 0.01, "rails": None}),
+}
 
-def _stat(median: float, cv: float, n: int) -> Stat:
-    spread = median * cv * 1.5
-    return Stat(
-        median=median,
-        ci_low=median - spread,
-        ci_high=median + spread,
-        ci_level=0.9375 if n == 5 else 0.75,
-        cv=cv,
-        n=n,
-    )
+
+def _spread(median: float, cv: float, n: int) -> list[float]:
+    """n values around ``median`` whose [min, max] is median x (1 -/+ 1.5 cv): the
+    confidence interval the tests were written for."""
+    if n == 1:
+        return [median]
+    offsets = np.linspace(-1.5, 1.5, n) * cv
+    return [median * (1 + float(o)) for o in offsets]
 
 
 def make_record(
@@ -93,29 +87,36 @@ def make_record(
     finished_utc: str = "2026-11-23T10:00:00Z",
     updates: dict[str, dict[str, Any]] | None = None,
 ) -> RunRecord:
-    w = WORKLOADS[workload]
+    """A consistent record: every summary is what its windows give, the workload is the
+    installed one, the meter can report the boundary. ``updates`` replaces fields of a
+    section after that (to build inconsistent or hostile records)."""
+    info, eval_sha, eval_samples = installed(workload)
     if energy_per_inference_j is None:  # the workload's own reference point: class C
         energy_per_inference_j = _SCALE.workloads[workload].reference_energy_per_inference_j
-    gate = float(w["quality_gate"])
+    gate = info.quality_gate
     q = quality if quality is not None else min(gate + 0.03, 0.999)
     if uncertainty_rel is None:
         uncertainty_rel = 0.05 if measurement == "MEASURED" else 0.5
-    inferences = 20000
-    duration = inferences * latency_ms / 1000.0
-    power = energy_per_inference_j * inferences / duration
-    windows = [
-        Window(
-            energy_j=energy_per_inference_j * inferences,
-            net_energy_j=energy_per_inference_j * inferences * 0.4,
-            duration_s=duration,
-            queries=inferences,
-            inferences=inferences,
-            sensor_updates=1000 if measurement == "MEASURED" else None,
-            valid=valid,
-            invalid_reason=None if valid else "too few sensor updates",
+    queries = 20000
+    duration = queries * latency_ms / 1000.0
+    power = energy_per_inference_j / (latency_ms / 1000.0)
+    idle_w = power * 0.6
+    windows = []
+    for e in _spread(energy_per_inference_j, cv, repeats):
+        energy = e * queries
+        windows.append(
+            Window(
+                energy_j=energy,
+                net_energy_j=energy - idle_w * duration,
+                duration_s=duration,
+                queries=queries,
+                inferences=queries,
+                sensor_updates=1000 if measurement == "MEASURED" else None,
+                valid=valid,
+                invalid_reason=None if valid else "too few sensor updates",
+            )
         )
-        for _ in range(repeats)
-    ]
+    ok = [w for w in windows if w.valid]
     single = ScenarioResult(
         name="single_stream",
         batch_size=1,
@@ -124,10 +125,12 @@ def make_record(
         warmup_s=2.0,
         windows=windows,
         valid=valid,
-        energy_per_inference_j=_stat(energy_per_inference_j, cv, repeats),
-        net_energy_per_inference_j=_stat(energy_per_inference_j * 0.4, cv, repeats),
-        power_w=_stat(power, cv, repeats),
-        throughput_per_s=_stat(1000.0 / latency_ms, cv, repeats),
+        energy_per_inference_j=median_stat([w.energy_j / w.inferences for w in ok]) if ok else None,
+        net_energy_per_inference_j=(
+            median_stat([w.net_energy_j / w.inferences for w in ok]) if ok else None
+        ),
+        power_w=median_stat([w.energy_j / w.duration_s for w in ok]) if ok else None,
+        throughput_per_s=median_stat([w.inferences / w.duration_s for w in windows]),
         latency=Latency(
             p50_ms=latency_ms,
             p90_ms=latency_ms * 1.3,
@@ -136,36 +139,45 @@ def make_record(
             std_ms=latency_ms * 0.1,
             min_ms=latency_ms * 0.8,
             max_ms=latency_ms * 5,
-            count=inferences,
+            count=queries * repeats,
         ),
     )
+    if measurement == "MEASURED":
+        meter_name, meter_config = _METERS.get(boundary, ("csv", None))
+        if meter_config is None:
+            meter_config = {"meter": "csv", "path": "power.csv", "boundary": boundary}
+    else:
+        meter_name, meter_config = "codecarbon-estimate", {"meter": "estimate"}
+    model_sha = "ab12cd34" + "0" * 56
     sections: dict[str, dict[str, Any]] = {
         "workload": dict(
             name=workload,
-            version="1.0",
-            family=w["family"],
-            task=w["task"],
-            definition_sha256="d" * 64,
-            eval_data_sha256="e" * 64,
-            eval_samples=w["eval_samples"],
-            metric=w["metric"],
+            version=info.version,
+            family=info.family,
+            task=info.task,
+            definition_sha256=info.definition_sha256(),
+            eval_data_sha256=eval_sha,
+            eval_samples=eval_samples,
+            metric=info.metric,
             quality_gate=gate,
         ),
         "model": dict(
             name=model_name,
             file_name=f"{model_name}.onnx",
             format="onnx",
-            sha256="ab12cd34" + "0" * 56,
+            sha256=model_sha,
             size_bytes=120_000,
             parameter_count=30_000,
             role=role,
+            files=[{"name": f"{model_name}.onnx", "sha256": model_sha, "size_bytes": 120_000}],
         ),
         "engine": dict(
-            name="onnxruntime-cpu",
+            name="onnxruntime",
             version="1.20.0",
             device="cpu",
             precision="fp32",
             settings={"intra_op_num_threads": 1},
+            config={"engine": "onnxruntime", "device": "cpu", "precision": "fp32", "threads": 1},
         ),
         "device": dict(
             kind=device_kind,
@@ -177,21 +189,24 @@ def make_record(
             machine="x86_64",
         ),
         "meter": dict(
-            name="rapl" if measurement == "MEASURED" else "codecarbon-estimate",
+            name=meter_name,
             source="test meter",
             boundary=boundary,
             measurement=measurement,
             sampling_period_s=0.001 if measurement == "MEASURED" else None,
             uncertainty_rel=uncertainty_rel,
+            requested="auto",
+            config=meter_config,
         ),
-        "idle": dict(power_w=power * 0.6, energy_j=power * 0.6 * 5, duration_s=5.0, valid=True),
+        "idle": dict(power_w=idle_w, energy_j=idle_w * 5, duration_s=5.0, valid=True),
         "quality": dict(
-            metric=w["metric"],
+            metric=info.metric,
             value=q,
             gate=gate,
             passed=q >= gate,
-            samples=w["eval_samples"],
-            batch_size=64,
+            samples=eval_samples,
+            batch_size=1,
+            computed_by="ecoscore",
         ),
         "run": dict(quick=quick, repeats=repeats, seed=0),
         "provenance": dict(
@@ -218,6 +233,11 @@ def make_record(
         quality=Quality(**sections["quality"]),
         run=RunSettings(**sections["run"]),
         provenance=Provenance(**sections["provenance"]),
+        assurance=(
+            "estimated"
+            if measurement == "ESTIMATED"
+            else ("self-reported" if meter_name == "csv" else "self-measured")
+        ),
     )
     return record.with_id()
 

@@ -56,7 +56,9 @@ def test_measured_and_estimated_records_get_different_marks(scale) -> None:
     assert measured.letter == estimated.letter == "C"
     assert measured.mark == "C" and estimated.mark == "C*"
     assert estimated.provisional and not estimated.certifiable
-    assert "energy is ESTIMATED, not measured" in estimated.certification_blockers
+    assert estimated.failed_rules == ("assurance-derived",) and estimated.assurance == "estimated"
+    assert any("estimated: energy estimated by" in b for b in estimated.certification_blockers)
+    assert measured.certifiable and measured.assurance == "self-measured"
     # the estimate's 50 % meter uncertainty spreads the probability over the neighbours
     assert estimated.probabilities["C"] < measured.probabilities["C"]
     assert estimated.probabilities["B"] == pytest.approx(estimated.probabilities["D"], abs=0.01)
@@ -123,13 +125,13 @@ def test_workload_without_thresholds_gets_no_grade(scale) -> None:
 def test_invalid_measurement_gets_no_grade(scale) -> None:
     grade = grade_record(make_record(valid=False), scale)
     assert grade.letter is None
-    assert grade.reason == "no grade: the single-stream measurement is invalid (see its windows)"
+    assert grade.reason == "no grade: the single-stream scenario has no energy per inference"
 
 
 def test_quick_runs_are_graded_but_not_certifiable(scale) -> None:
     grade = grade_record(make_record(quick=True), scale)
     assert grade.letter == "C" and not grade.certifiable
-    assert grade.certification_blockers == ("quick (smoke) run",)
+    assert grade.certification_blockers == ("[full-run] a quick (smoke) run",)
 
 
 def test_grading_does_not_change_the_record(scale) -> None:

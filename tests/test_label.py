@@ -49,7 +49,7 @@ def test_svg_label_states_grade_energy_scale_and_verification_id(tmp_path: Path)
     assert "MEASURED energy" in texts
     assert "digits-cnn  #ab12cd34" in texts
     assert "vision-digits v1.0 · accuracy" in texts
-    assert "cpu-package · onnxruntime-cpu fp32" in texts
+    assert "cpu-package · onnxruntime fp32" in texts
     assert {"A", "B", "C", "D", "E"} <= set(texts)
     assert "≤ 787 mJ" in texts  # the B bound per 1,000 inferences (7.87e-4 J each)
 

@@ -73,6 +73,7 @@ def test_a_legacy_record_rebuilds_its_engine_from_the_recorded_settings():
         updates={
             "engine": {
                 "name": "onnxruntime",
+                "config": None,
                 "settings": {
                     "intra_op_num_threads": 2,
                     "inter_op_num_threads": 1,
@@ -97,6 +98,7 @@ def test_a_legacy_record_rebuilds_its_engine_from_the_recorded_settings():
         updates={
             "engine": {
                 "name": "torch",
+                "config": None,
                 "device": "cuda:0",
                 "precision": "fp16",
                 "settings": {"num_threads": 3, "cuda_graph_batch1": True},

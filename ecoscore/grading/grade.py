@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecoscore.checks import CheckReport, check_record
 from ecoscore.grading.scale import Scale
 from ecoscore.grading.uncertainty import (
     class_probabilities,
@@ -48,6 +49,10 @@ class Grade:
     sigma_log: float | None
     sigma_sources: dict[str, Any] = field(default_factory=dict)
     probabilities: dict[str, float] = field(default_factory=dict)
+    #: Derived from the record's content (docs/trust.md), never from its own claim.
+    assurance: str = ""
+    #: Names of the rules of ecoscore.checks the record fails.
+    failed_rules: tuple[str, ...] = ()
 
     @property
     def mark(self) -> str:
@@ -73,19 +78,32 @@ class Grade:
         doc["probabilities_text"] = self.probabilities_text
         doc["energy_ci_j"] = list(self.energy_ci_j) if self.energy_ci_j else None
         doc["certification_blockers"] = list(self.certification_blockers)
+        doc["failed_rules"] = list(self.failed_rules)
         return doc
 
 
+def installed_gate(record: RunRecord) -> float:
+    """The workload's quality gate as installed here (the record's own figure only for a
+    workload this ecoscore does not have, which gets no grade anyway)."""
+    from ecoscore.benchmarks.registry import workload_info
+
+    info = workload_info(record.workload.name)
+    return info.quality_gate if info is not None else record.workload.quality_gate
+
+
 def quality_gate_reason(record: RunRecord) -> str | None:
-    """``not eligible: accuracy 0.41 < gate 0.95`` when the quality misses the gate."""
-    value, gate = record.quality.value, record.workload.quality_gate
+    """``not eligible: accuracy 0.41 < gate 0.95`` when the quality misses the installed
+    workload's gate (never the gate a record states)."""
+    value, gate = record.quality.value, installed_gate(record)
     if value >= gate:
         return None
     return f"not eligible: {record.quality.metric} {value:.4g} < gate {gate:.4g}"
 
 
-def grade_record(record: RunRecord, scale: Scale) -> Grade:
-    """Grade ``record`` with ``scale``; the record is not modified."""
+def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = None) -> Grade:
+    """Grade ``record`` with ``scale``; the record is not modified. ``checks`` is the
+    record's check report (ecoscore.checks), computed here when not given."""
+    report = checks if checks is not None else check_record(record)
     stat = None
     single = record.scenario("single_stream")
     energy_reason: str | None = None
@@ -110,6 +128,9 @@ def grade_record(record: RunRecord, scale: Scale) -> Grade:
             f"no grade: scale {scale.version} has no thresholds for workload "
             f"{record.workload.name!r} (it grades: {known})"
         )
+    elif report.invalid:
+        first = report.invalid[0]
+        reason = f"no grade: {first.line()}"
     else:
         reason = quality_gate_reason(record) or energy_reason
 
@@ -134,10 +155,7 @@ def grade_record(record: RunRecord, scale: Scale) -> Grade:
     blockers: list[str] = []
     if letter is None:
         blockers.append("no grade")
-    if provisional:
-        blockers.append("energy is ESTIMATED, not measured")
-    if record.run.quick:
-        blockers.append("quick (smoke) run")
+    blockers.extend(f.line() for f in report.findings)
     return Grade(
         record_id=record.record_id,
         workload=record.workload.name,
@@ -154,10 +172,12 @@ def grade_record(record: RunRecord, scale: Scale) -> Grade:
         boundary=record.meter.boundary,
         quality_metric=record.quality.metric,
         quality_value=record.quality.value,
-        quality_gate=record.workload.quality_gate,
+        quality_gate=installed_gate(record),
         energy_per_inference_j=shown.median if shown is not None else None,
         energy_ci_j=(shown.ci_low, shown.ci_high) if shown is not None else None,
         sigma_log=sigma_total,
         sigma_sources=sigma_sources,
         probabilities=probs,
+        assurance=report.assurance,
+        failed_rules=tuple(report.failed_rules()),
     )

@@ -183,19 +183,20 @@ def compare_runs(original: RunRecord, replication: RunRecord) -> ReplicationRepo
 def find_model_file(record: RunRecord, model: Path | None) -> Path:
     """The model file to re-run: ``model`` (its sha256 must match the record) or a reference
     model under models/ with the recorded sha256."""
-    from ecoscore.files import file_sha256
     from ecoscore.models.registry import find_by_sha256
+    from ecoscore.runners.model_files import inspect_model
 
     want = record.model.sha256
     if model is not None:
         model = Path(model)
         if not model.is_file():
             raise ReplicationError(f"{model}: model file not found")
-        got = file_sha256(model)
+        got = inspect_model(model).sha256  # every file it loads: external data included
         if got != want:
             raise ReplicationError(
-                f"{model}: sha256 {got[:12]} differs from the recorded model's {want[:12]} "
-                f"({record.model.file_name}); refusing to replicate with another model"
+                f"{model}: sha256 {got[:12]} (over every file it loads) differs from the "
+                f"recorded model's {want[:12]} ({record.model.file_name}); refusing to "
+                "replicate with another model"
             )
         return model
     found = find_by_sha256(want)

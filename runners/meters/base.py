@@ -58,6 +58,14 @@ class MeterConfig(BaseModel):
 
     #: What the meter measures, said when ``--meter auto`` could not read it.
     covers: ClassVar[str] = "the device"
+    #: The boundaries this meter can report (None: any, as an external instrument is wired
+    #: where the user says). verify checks a record's boundary against them.
+    boundaries: ClassVar[tuple[str, ...] | None] = None
+    #: True when the figures come from a log written by something ecoscore does not read
+    #: itself (an external instrument's CSV): such a run is only self-reported.
+    reads_external_log: ClassVar[bool] = False
+    #: True for a model, not a sensor: its figures are ESTIMATED, whatever a record says.
+    estimates: ClassVar[bool] = False
 
     meter: str
 
@@ -171,6 +179,11 @@ class Meter(ABC):
         if self.info.sampling_period_s is None:
             return 0.0
         return MIN_SENSOR_UPDATES * self.info.sampling_period_s
+
+    def external_log(self) -> tuple[str, int] | None:
+        """(sha256, size in bytes) of the external log this meter's figures come from, as
+        last read; None when it read a sensor itself."""
+        return None
 
     def _edge_lock(self) -> contextlib.AbstractContextManager[object]:
         """Held while a window edge reads the clock and the sensor. A meter whose own thread

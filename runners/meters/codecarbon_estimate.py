@@ -79,6 +79,8 @@ class EstimateConfig(MeterConfig):
     """CodeCarbon offline CPU model (TDP x load), ESTIMATED, not a sensor"""
 
     covers: ClassVar[str] = "the CPU package"
+    boundaries: ClassVar[tuple[str, ...] | None] = ("cpu-package",)
+    estimates: ClassVar[bool] = True
 
     meter: Literal["estimate"] = "estimate"
 

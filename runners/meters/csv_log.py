@@ -22,6 +22,7 @@ afterwards with ``energy_between``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +60,24 @@ class PowerLog:
 
 
 def read_power_log(path: Path) -> PowerLog:
+    """Read and parse the CSV log (see ``parse_power_log``)."""
+    return parse_power_log(_read_log_bytes(path), path)
+
+
+def _read_log_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise MeterError(f"cannot read power log {path}: {e}") from e
+
+
+def parse_power_log(data: bytes, path: Path) -> PowerLog:
     """Parse the CSV log. A malformed last line (a logger caught mid-write) is skipped; a
     malformed line elsewhere is an error naming the file, the line and the field."""
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise MeterError(f"cannot read power log {path}: {e}") from e
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MeterError(f"power log {path} is not UTF-8 text: {e}") from None
     lines = text.splitlines()
     complete = text.endswith("\n")
     rows = list(csv.reader(lines))
@@ -134,6 +147,7 @@ class CsvLogConfig(MeterConfig):
     """external instrument's power log (timestamp, power_w or voltage_v+current_a)"""
 
     covers: ClassVar[str] = "what the instrument is wired to"
+    reads_external_log: ClassVar[bool] = True
 
     meter: Literal["csv"] = "csv"
     path: str = Field(min_length=1)
@@ -189,6 +203,15 @@ class CsvPowerLogMeter(Meter):
         )
         self._begin_perf = 0.0
         self._begin_offset = 0.0
+        self._read_sha256: str | None = None
+        self._read_size: int | None = None
+
+    def external_log(self) -> tuple[str, int] | None:
+        """The log's bytes as last read (at the last window's end): sha256 and size. The
+        instrument may go on appending: a bundle carries that many first bytes."""
+        if self._read_sha256 is None or self._read_size is None:
+            return None
+        return self._read_sha256, self._read_size
 
     @property
     def config(self) -> CsvLogConfig:
@@ -227,7 +250,10 @@ class CsvPowerLogMeter(Meter):
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
-                log = read_power_log(self.path)
+                data = _read_log_bytes(self.path)
+                log = parse_power_log(data, self.path)
+                self._read_sha256 = hashlib.sha256(data).hexdigest()
+                self._read_size = len(data)
             except MeterError as e:
                 if time.monotonic() >= deadline or self.path.exists():
                     return str(e)

@@ -163,6 +163,7 @@ class JetsonConfig(MeterConfig):
     """Jetson INA3221 rails through sysfs (board input, or the summed rails), MEASURED"""
 
     covers: ClassVar[str] = "the Jetson board"
+    boundaries: ClassVar[tuple[str, ...] | None] = ("board-input", "board-rails")
 
     meter: Literal["jetson"] = "jetson"
     period_s: float = Field(default=DEFAULT_PERIOD_S, gt=0)

@@ -146,6 +146,7 @@ class NvmlConfig(MeterConfig):
     """NVIDIA GPU energy through NVML (total-energy counter, or power polling), MEASURED"""
 
     covers: ClassVar[str] = "the GPU"
+    boundaries: ClassVar[tuple[str, ...] | None] = ("gpu",)
 
     meter: Literal["nvml"] = "nvml"
     index: int = Field(default=0, ge=0)  # NVML index (not the CUDA index)

@@ -47,6 +47,7 @@ class PyJoulesConfig(MeterConfig):
     """pyJoules' RAPL backend (cpu-package, + dram where present), MEASURED"""
 
     covers: ClassVar[str] = "the CPU package"
+    boundaries: ClassVar[tuple[str, ...] | None] = ("cpu-package", "cpu+dram")
 
     meter: Literal["pyjoules"] = "pyjoules"
 

@@ -217,6 +217,7 @@ class RaplConfig(MeterConfig):
     """Linux powercap RAPL counters (cpu-package, cpu+dram or psys), MEASURED"""
 
     covers: ClassVar[str] = "the CPU package"
+    boundaries: ClassVar[tuple[str, ...] | None] = ("cpu-package", "cpu+dram", "psys")
 
     meter: Literal["rapl"] = "rapl"
     domains: Literal["auto", "package", "package+dram", "psys"] = "auto"

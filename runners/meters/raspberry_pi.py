@@ -78,6 +78,7 @@ class RpiConfig(MeterConfig):
     """Raspberry Pi 5 PMIC rails via vcgencmd pmic_read_adc, MEASURED"""
 
     covers: ClassVar[str] = "the Raspberry Pi 5 PMIC rails"
+    boundaries: ClassVar[tuple[str, ...] | None] = ("pmic-rails",)
 
     meter: Literal["rpi"] = "rpi"
     period_s: float | None = Field(default=None, gt=0)  # None: 1.5 x one command's duration

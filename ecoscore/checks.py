@@ -1,0 +1,544 @@
+"""What a record claims, checked against what it contains and against the installed
+workloads: the rules of ``ecoscore verify``, each with a name (docs/trust.md).
+
+A signature proves who vouched for a record and its ``record_id`` that nothing was edited
+after it was made. These rules check that its numbers could come from a real run of the
+declared workload: the workload is the installed one (the quality gate always comes from
+the installed definition, never from the record), every summary is recomputed from the
+windows, the meter and its boundary agree, estimates stay estimates, the model's identity
+covers every file it loads, and the quality is the graded batch's.
+
+Each rule has a severity:
+- ``invalid``: the record's figures cannot be taken as they are (inconsistent, altered,
+  or about a workload this ecoscore does not have): no grade;
+- ``not-certifiable``: the figures may stand, but they do not certify (a quick run, too few
+  windows, estimated or self-reported energy, a redirected sensor tree, non-reference data).
+
+The assurance level is derived from the record's content, never taken from its
+``assurance`` field: ``self-measured`` (ecoscore read a sensor itself), ``self-reported``
+(an external power log, or a quality the caller gave) or ``estimated``. A lab replication
+raises it to ``lab-replicated`` (that is the jury's comparison, ecoscore.jury.compare).
+
+Adding a rule: one class below and one line in ``RULES``; tests/test_checks.py builds a
+record that violates each rule.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar, Literal
+
+from ecoscore.record import RunRecord, Stat
+
+Severity = Literal["invalid", "not-certifiable"]
+ASSURANCE_LEVELS = ("estimated", "self-reported", "self-measured", "lab-replicated")
+#: Metrics whose values lie in [0, 1].
+BOUNDED_METRICS = ("accuracy", "macro_f1", "roc_auc")
+#: A certifiable scenario has at least this many valid windows.
+MIN_VALID_WINDOWS = 3
+#: Summaries may differ from their recomputation by float rounding only.
+REL_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+
+    def line(self) -> str:
+        return f"[{self.rule}] {self.message}"
+
+
+@dataclass
+class Context:
+    """What the rules may look up: the installed workload and meter definitions."""
+
+    record: RunRecord
+
+    @cached_property
+    def workload(self) -> Any:
+        from ecoscore.benchmarks.registry import workload_info
+
+        return workload_info(self.record.workload.name)
+
+    @cached_property
+    def meter_class(self) -> Any:
+        from ecoscore.runners.meters.base import MeterError
+        from ecoscore.runners.meters.registry import config_class
+
+        cfg = self.record.meter.config
+        name = cfg.get("meter") if cfg else None
+        if not isinstance(name, str):
+            return None
+        try:
+            return config_class(name)
+        except MeterError:
+            return None
+
+
+class Rule(ABC):
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    #: One sentence for docs/trust.md and `ecoscore verify --rules`.
+    description: ClassVar[str]
+
+    @abstractmethod
+    def problems(self, ctx: Context) -> Iterator[str]:
+        """What is wrong, one message each (nothing when the rule holds)."""
+
+
+# -- the workload ----------------------------------------------------------------------
+
+
+class WorkloadKnown(Rule):
+    name = "workload-known"
+    severity = "invalid"
+    description = (
+        "the workload and its version are installed here; otherwise the record is "
+        "unverifiable and gets no grade"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        w, info = ctx.record.workload, ctx.workload
+        if info is None:
+            yield f"unverifiable: workload {w.name!r} is not installed in this ecoscore"
+        elif w.version != info.version:
+            yield (
+                f"unverifiable: the record's workload {w.name} version {w.version!r} is not "
+                f"the installed version {info.version!r}"
+            )
+
+
+class WorkloadDefinition(Rule):
+    name = "workload-definition"
+    severity = "invalid"
+    description = (
+        "the record's workload definition (sha256, family, task, metric, quality gate) is "
+        "the installed one: the gate used for eligibility always comes from the installed "
+        "definition"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        w, info = ctx.record.workload, ctx.workload
+        if info is None or w.version != info.version:
+            return
+        if w.definition_sha256 != info.definition_sha256():
+            yield (
+                f"definition sha256 {w.definition_sha256[:12]} is not the installed "
+                f"{w.name} {w.version} definition ({info.definition_sha256()[:12]})"
+            )
+        for key, got, want in (
+            ("family", w.family, info.family),
+            ("task", w.task, info.task),
+            ("metric", w.metric, info.metric),
+            ("quality gate", w.quality_gate, info.quality_gate),
+        ):
+            if got != want:
+                yield f"{key} {got!r} differs from the installed definition's {want!r}"
+
+
+class ReferenceData(Rule):
+    name = "reference-data"
+    severity = "not-certifiable"
+    description = (
+        "the evaluation data is the workload's reference data (its checksum is pinned by "
+        "the installed definition); other data is scored for information only"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        w, info = ctx.record.workload, ctx.workload
+        if info is None:
+            return
+        if not info.eval_sha256:
+            yield (
+                f"non-reference data: {w.name} reads data from the user's disk "
+                f"({w.data_source}) and pins no checksum for it"
+            )
+        elif w.eval_data_sha256 != info.eval_sha256:
+            yield (
+                f"non-reference data: evaluation data sha256 {w.eval_data_sha256[:12]} is not "
+                f"the reference {info.eval_sha256[:12]}"
+            )
+
+
+# -- the quality -----------------------------------------------------------------------
+
+
+class QualityConsistent(Rule):
+    name = "quality-consistent"
+    severity = "invalid"
+    description = (
+        "the quality section agrees with the workload: its metric and gate, pass/fail "
+        "recomputed from the value and the installed gate, bounded metrics within [0, 1]"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        q, w, info = ctx.record.quality, ctx.record.workload, ctx.workload
+        if q.metric != w.metric:
+            yield f"quality metric {q.metric!r} is not the workload's {w.metric!r}"
+        if q.metric in BOUNDED_METRICS and not 0.0 <= q.value <= 1.0:
+            yield f"{q.metric} {q.value!r} is outside [0, 1]"
+        gate = info.quality_gate if info is not None else w.quality_gate
+        if q.gate != gate:
+            yield f"quality gate {q.gate!r} is not the installed gate {gate!r}"
+        if q.passed != (q.value >= gate):
+            yield f"passed={q.passed} contradicts {q.metric} {q.value:.4g} against gate {gate:g}"
+        if q.samples != w.eval_samples:
+            yield f"quality over {q.samples} samples, the evaluation set has {w.eval_samples}"
+
+
+class QualityOnWhatIsTimed(Rule):
+    name = "quality-on-what-is-timed"
+    severity = "invalid"
+    description = (
+        "the quality was computed at batch 1, the graded scenario's batch, and the outputs "
+        "at the offline batch agree with it over the whole evaluation set"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        rec, q = ctx.record, ctx.record.quality
+        if rec.schema_version == "1.0" or q.computed_by == "caller":
+            return  # not made by this rule's ecoscore: other rules withhold certification
+        if q.batch_size != 1:
+            yield f"quality computed at batch {q.batch_size}, not at the graded batch 1"
+        offline = rec.scenario("offline")
+        if offline is None or offline.batch_size <= 1:
+            return
+        bc = q.batch_consistency
+        if bc is None:
+            yield "no comparison of the outputs at the offline batch with those at batch 1"
+        elif not bc.consistent:
+            yield (
+                f"outputs depend on batch size: {bc.disagreeing} of {bc.samples} samples differ "
+                f"at batch {bc.offline_batch_size} from batch 1 (max difference "
+                f"{bc.max_abs_diff:.3g}; tolerance {bc.tolerance})"
+            )
+        elif bc.offline_batch_size != offline.batch_size:
+            yield (
+                f"outputs were compared at batch {bc.offline_batch_size}, the offline scenario "
+                f"ran batch {offline.batch_size}"
+            )
+
+
+# -- the measurement -------------------------------------------------------------------
+
+
+def _close(a: float, b: float) -> bool:
+    return a == b or math.isclose(a, b, rel_tol=REL_TOLERANCE, abs_tol=1e-300)
+
+
+def _stat_problems(label: str, stat: Stat | None, values: list[float]) -> Iterator[str]:
+    from ecoscore.runners.stats import median_stat
+
+    if not values:
+        if stat is not None:
+            yield f"{label} is given, but no window can give it"
+        return
+    if stat is None:
+        yield f"{label} is missing, though the windows give it"
+        return
+    want = median_stat(values)
+    for key in ("median", "ci_low", "ci_high", "ci_level", "cv"):
+        got, exp = getattr(stat, key), getattr(want, key)
+        if not _close(got, exp):
+            yield f"{label}.{key} {got!r} is not {exp!r}, recomputed from the windows"
+    if stat.n != want.n:
+        yield f"{label}.n {stat.n} is not the {want.n} windows it summarises"
+
+
+class SummariesMatchWindows(Rule):
+    name = "summaries-match-windows"
+    severity = "invalid"
+    description = (
+        "every summary (medians, confidence intervals, CV of energy per inference gross "
+        "and net, power, throughput) is recomputed from the windows, and each window's "
+        "inferences, net energy and validity agree with the rest of the record"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        rec = ctx.record
+        idle_w = rec.idle.power_w
+        for s in rec.scenarios:
+            where = s.name
+            if not s.windows:
+                yield f"{where}: no window"
+                continue
+            for i, w in enumerate(s.windows):
+                if w.inferences != w.queries * s.batch_size:
+                    yield (
+                        f"{where} window {i}: {w.inferences} inferences is not {w.queries} "
+                        f"queries x batch {s.batch_size}"
+                    )
+                if w.duration_s <= 0 or w.queries <= 0:
+                    yield f"{where} window {i}: duration and queries must be positive"
+                    return
+                if not _close(w.net_energy_j, w.energy_j - idle_w * w.duration_s):
+                    yield (
+                        f"{where} window {i}: net energy {w.net_energy_j!r} is not its energy "
+                        f"minus the idle power x its duration"
+                    )
+            valid = [w for w in s.windows if w.valid]
+            if s.valid != (len(valid) == len(s.windows)):
+                yield f"{where}: valid={s.valid} contradicts its windows' validity"
+            yield from _stat_problems(
+                f"{where} energy_per_inference_j",
+                s.energy_per_inference_j,
+                [w.energy_j / w.inferences for w in valid],
+            )
+            yield from _stat_problems(
+                f"{where} net_energy_per_inference_j",
+                s.net_energy_per_inference_j,
+                [w.net_energy_j / w.inferences for w in valid],
+            )
+            yield from _stat_problems(
+                f"{where} power_w", s.power_w, [w.energy_j / w.duration_s for w in valid]
+            )
+            yield from _stat_problems(
+                f"{where} throughput_per_s",
+                s.throughput_per_s,
+                [w.inferences / w.duration_s for w in s.windows],
+            )
+            if s.latency is not None:
+                lat = s.latency
+                ran = sum(w.queries for w in s.windows)
+                if lat.count != ran:
+                    yield f"{where}: latency over {lat.count} queries, the windows ran {ran}"
+                if not lat.min_ms <= lat.p50_ms <= lat.p90_ms <= lat.p99_ms <= lat.max_ms:
+                    yield f"{where}: latency percentiles are not in order"
+
+
+class FiniteNumbers(Rule):
+    name = "finite-numbers"
+    severity = "invalid"
+    description = "every number in the record is finite (no NaN, no infinity)"
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        for path, value in _numbers(ctx.record.model_dump(mode="python"), ""):
+            if not math.isfinite(value):
+                yield f"{path.lstrip('.')} is {value!r}"
+
+
+def _numbers(doc: Any, path: str) -> Iterator[tuple[str, float]]:
+    if isinstance(doc, float):
+        yield path, doc
+    elif isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _numbers(v, f"{path}.{k}")
+    elif isinstance(doc, list | tuple):
+        for i, v in enumerate(doc):
+            yield from _numbers(v, f"{path}[{i}]")
+
+
+class EstimateIsEstimated(Rule):
+    name = "estimate-is-estimated"
+    severity = "invalid"
+    description = (
+        "an estimating meter's figures are ESTIMATED, never MEASURED; a MEASURED record names "
+        "a measuring meter this ecoscore knows"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        m, cls = ctx.record.meter, ctx.meter_class
+        estimating = m.name == "codecarbon-estimate" or (cls is not None and cls.estimates)
+        if estimating and m.measurement != "ESTIMATED":
+            yield f"meter {m.name!r} is a model, not a sensor, but the record says {m.measurement}"
+        if m.measurement == "MEASURED" and ctx.record.schema_version != "1.0" and cls is None:
+            yield f"MEASURED by meter {m.name!r}, whose config names no meter this ecoscore has"
+
+
+class BoundaryMatchesMeter(Rule):
+    name = "boundary-matches-meter"
+    severity = "invalid"
+    description = (
+        "the energy boundary is one the meter can report (RAPL: cpu-package, cpu+dram or "
+        "psys; NVML: gpu; ...)"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        m, cls = ctx.record.meter, ctx.meter_class
+        if cls is not None and cls.boundaries is not None and m.boundary not in cls.boundaries:
+            yield (
+                f"boundary {m.boundary!r} cannot come from meter {m.name!r} "
+                f"(it reports {', '.join(cls.boundaries)})"
+            )
+
+
+class ModelIdentity(Rule):
+    name = "model-identity"
+    severity = "invalid"
+    description = (
+        "the model's sha256 covers every file it loads (ONNX external data included), and "
+        "the record lists them"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        from ecoscore.runners.model_files import FileDigest, model_identity
+
+        model = ctx.record.model
+        if model.files is None:
+            return  # a 1.0 record: schema-current says it cannot be checked
+        if not model.files or model.files[0].name != model.file_name:
+            yield f"the files list does not start with the model file {model.file_name!r}"
+            return
+        digests = [FileDigest(f.name, f.sha256, f.size_bytes) for f in model.files]
+        if model.sha256 != model_identity(digests):
+            yield f"sha256 {model.sha256[:12]} is not the identity of the files it lists"
+        if model.size_bytes != sum(f.size_bytes for f in model.files):
+            yield f"size {model.size_bytes} is not the sum of the files' sizes"
+
+
+# -- certification ---------------------------------------------------------------------
+
+
+class FullRun(Rule):
+    name = "full-run"
+    severity = "not-certifiable"
+    description = "a quick (smoke) run never certifies"
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        if ctx.record.run.quick:
+            yield "a quick (smoke) run"
+
+
+class ValidWindows(Rule):
+    name = "three-valid-windows"
+    severity = "not-certifiable"
+    description = f"each scenario has at least {MIN_VALID_WINDOWS} valid windows"
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        for s in ctx.record.scenarios:
+            n = sum(w.valid for w in s.windows)
+            if n < MIN_VALID_WINDOWS:
+                need = MIN_VALID_WINDOWS
+                yield f"{s.name}: {n} valid window(s), a certifiable grade needs {need}"
+
+
+class NotRedirected(Rule):
+    name = "not-redirected"
+    severity = "not-certifiable"
+    description = (
+        "no sensor was read through ECOSCORE_SYSFS_ROOT (a redirected /sys and /proc tree is "
+        "for tests and containers; its figures are not this machine's)"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        root = ctx.record.provenance.sysfs_root
+        if root:
+            yield f"every /sys and /proc read went to {root!r} (ECOSCORE_SYSFS_ROOT)"
+
+
+class AssuranceDerived(Rule):
+    name = "assurance-derived"
+    severity = "not-certifiable"
+    description = (
+        "the assurance level is derived from the record (an external power log or a "
+        "caller's quality make it self-reported, an estimate makes it estimated); only "
+        "self-measured and lab-replicated figures certify, and a record may not claim more"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        derived, why = derive_assurance(ctx)
+        claimed = ctx.record.assurance
+        if claimed is not None and _rank(claimed) > _rank(derived):
+            yield f"claims {claimed}, but {why}: {derived}"
+        elif derived in ("self-reported", "estimated"):
+            yield f"{derived}: {why}"
+
+
+class SchemaCurrent(Rule):
+    name = "schema-current"
+    severity = "not-certifiable"
+    description = (
+        "the record was made by an ecoscore that records what these rules check (schema "
+        "2.0); an older record is read, but does not certify"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        if ctx.record.schema_version == "1.0":
+            yield (
+                "schema 1.0: made before engine and meter configs, model file lists, the "
+                "batch-1 quality and assurance levels were recorded"
+            )
+
+
+#: Every rule, in the order they are reported.
+RULES: tuple[Rule, ...] = (
+    FiniteNumbers(),
+    WorkloadKnown(),
+    WorkloadDefinition(),
+    QualityConsistent(),
+    QualityOnWhatIsTimed(),
+    SummariesMatchWindows(),
+    EstimateIsEstimated(),
+    BoundaryMatchesMeter(),
+    ModelIdentity(),
+    ReferenceData(),
+    FullRun(),
+    ValidWindows(),
+    NotRedirected(),
+    AssuranceDerived(),
+    SchemaCurrent(),
+)
+
+
+def _rank(level: str) -> int:
+    return ASSURANCE_LEVELS.index(level) if level in ASSURANCE_LEVELS else -1
+
+
+def derive_assurance(ctx: Context) -> tuple[str, str]:
+    """The assurance level the record's content supports, and why."""
+    rec, cls = ctx.record, ctx.meter_class
+    if rec.meter.measurement == "ESTIMATED" or (cls is not None and cls.estimates):
+        return "estimated", f"energy estimated by {rec.meter.name}"
+    if rec.quality.computed_by == "caller":
+        return "self-reported", "the quality was given by the caller, not computed by ecoscore"
+    if (cls is not None and cls.reads_external_log) or rec.meter.name == "csv":
+        return (
+            "self-reported",
+            "energy from an external instrument's log ecoscore did not read itself",
+        )
+    return "self-measured", f"ecoscore read {rec.meter.name} itself"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    findings: tuple[Finding, ...]
+    assurance: str  # derived from the record's content (lab-replicated comes from a jury)
+    assurance_reason: str = ""
+    rules_run: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def invalid(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "invalid")
+
+    @property
+    def blockers(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "not-certifiable")
+
+    @property
+    def valid(self) -> bool:
+        return not self.invalid
+
+    @property
+    def certifiable(self) -> bool:
+        return not self.findings
+
+    def failed_rules(self) -> list[str]:
+        return sorted({f.rule for f in self.findings})
+
+
+def check_record(record: RunRecord) -> CheckReport:
+    """Run every rule on ``record``."""
+    ctx = Context(record)
+    findings = [
+        Finding(rule.name, rule.severity, message)
+        for rule in RULES
+        for message in rule.problems(ctx)
+    ]
+    level, why = derive_assurance(ctx)
+    return CheckReport(tuple(findings), level, why, tuple(r.name for r in RULES))
