@@ -432,6 +432,23 @@ class NotRedirected(Rule):
             yield f"every /sys and /proc read went to {root!r} (ECOSCORE_SYSFS_ROOT)"
 
 
+class NoInterference(Rule):
+    name = "no-interference"
+    severity = "not-certifiable"
+    description = (
+        "no measured window saw other processes use more than the documented share of the "
+        "CPUs, nor other processes on the measured GPU (they inflate the energy)"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        for s in ctx.record.scenarios:
+            seen = sorted(
+                {str(w.details["interference"]) for w in s.windows if w.details.get("interference")}
+            )
+            if seen:
+                yield f"{s.name}: {'; '.join(seen)}"
+
+
 class AssuranceDerived(Rule):
     name = "assurance-derived"
     severity = "not-certifiable"
@@ -481,6 +498,7 @@ RULES: tuple[Rule, ...] = (
     FullRun(),
     ValidWindows(),
     NotRedirected(),
+    NoInterference(),
     AssuranceDerived(),
     SchemaCurrent(),
 )

@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from ecoscore.record import IdleBaseline, RunRecord
     from ecoscore.runners.meters.base import Meter, WindowReading
 
+#: A window is extended with untimed calls for at most this long, whatever the meter asks
+#: (a meter with a very slow sensor, or an external log with sparse samples); a window
+#: shorter than the meter needs is flagged ``window_too_short``.
+MAX_EXTENSION_S = 60.0
 #: How energy per call is obtained (written into extra_info so that a reader knows).
 ATTRIBUTION = "window mean power x pytest-benchmark mean time per call"
 
@@ -204,7 +208,7 @@ class EcoBenchmark:
             result = run()
             extra = 0
             if extend is not None:
-                deadline = t0 + need_s
+                deadline = t0 + min(need_s, MAX_EXTENSION_S)
                 while time.perf_counter() < deadline:
                     extend()
                     extra += 1

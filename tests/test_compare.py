@@ -15,6 +15,8 @@ from ecoscore.jury.replicate import (
     as_replication,
     compare_runs,
 )
+from ecoscore.jury.signing import generate_key_pair, load_private_key, sign_record
+from ecoscore.jury.trust import TrustedKey, TrustedKeys
 from ecoscore.record import save_record
 from ecoscore.reports.pareto import Point, pareto_front
 from ecoscore.reports.tables import to_latex
@@ -151,11 +153,23 @@ def test_replication_shown_in_compare(tmp_path):
     assert rep.record_type == "replication" and rep.replicates == orig.record_id
     assert report.replicated and report.same_hardware
     assert "replication of" in rep.provenance.notes
-    paths = [save_record(orig, tmp_path), save_record(rep, tmp_path)]
+    # an unsigned replication does not count
+    paths = [save_record(orig, tmp_path / "a"), save_record(rep, tmp_path / "a")]
     comp = build_comparison(iter_entries(paths), load_scale())
     by_type = {r.record.record_type: r for r in comp.rows}
+    assert by_type["run"].replicated_text == "" and by_type["run"].assurance == "self-measured"
+    assert {"replication", "untrusted-replication"} <= set(by_type["replication"].flags)
+    # signed by a trusted lab, the original becomes lab-replicated
+    key, _, b64 = generate_key_pair(tmp_path / "lab")
+    signed = sign_record(rep, load_private_key(key))
+    paths = [save_record(orig, tmp_path / "b"), save_record(signed, tmp_path / "b")]
+    trusted = TrustedKeys(keys=(TrustedKey(name="Lab A", public_key_b64=b64),))
+    comp = build_comparison(iter_entries(paths), load_scale(), trusted)
+    by_type = {r.record.record_type: r for r in comp.rows}
     assert by_type["run"].replicated_text == "replicated (same hardware)"
-    assert "replication" in by_type["replication"].flags
+    assert by_type["run"].assurance == "lab-replicated"
+    assert by_type["run"].lab_replicated_by == "Lab A"
+    assert "untrusted-replication" not in by_type["replication"].flags
     assert by_type["replication"].rank is None
 
 

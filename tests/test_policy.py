@@ -37,16 +37,20 @@ def lab(tmp_path):
     return load_private_key(key), policy
 
 
-def submit(tmp: Path, name: str, records: list[RunRecord], category: str | None) -> Path:
+def submit(
+    tmp: Path, name: str, records: list[RunRecord], category: str | None, key: object = None
+) -> Path:
+    """A bundle; its manifest is signed by ``key`` (the applicant's), when given."""
     folder = tmp / name
     paths = [save_record(r, folder) for r in records]
-    return write_bundle(paths, tmp / f"{name}.zip", category=category)
+    return write_bundle(paths, tmp / f"{name}.zip", category=category, key=key)
 
 
 def verdicts_for(paths, policy_path, category=None):
+    """Verdicts by the submission's file name."""
     policy = load_policy(policy_path)
     comp = build_comparison(iter_entries(paths), load_scale(policy.scale_version), policy.trusted)
-    return {v.submission: v for v in evaluate(comp, policy, category)}
+    return {Path(v.submission.split(" [")[0]).name: v for v in evaluate(comp, policy, category)}
 
 
 def test_pass_and_fail_per_submission_with_reasons(tmp_path, lab):
@@ -54,15 +58,16 @@ def test_pass_and_fail_per_submission_with_reasons(tmp_path, lab):
     grade_b = make_record(energy_per_inference_j=8e-5 * K)  # class B
     grade_c = make_record(energy_per_inference_j=2e-4 * K, model_name="big")  # class C
     subs = [
-        submit(tmp_path, "acme", [sign_record(grade_b, key)], "sme"),
-        submit(tmp_path, "bigco", [sign_record(grade_c, key)], "sme"),
-        submit(tmp_path, "tiny", [sign_record(grade_c, key)], "micro"),
-        submit(tmp_path, "unsigned", [grade_b], "sme"),
+        submit(tmp_path, "acme", [sign_record(grade_b, key)], "sme", key),
+        submit(tmp_path, "bigco", [sign_record(grade_c, key)], "sme", key),
+        submit(tmp_path, "tiny", [sign_record(make_record(model_name="small"), key)], "micro", key),
+        submit(tmp_path, "unsigned", [make_record(model_name="u")], "sme"),
         submit(tmp_path, "estimate", [sign_record(make_record(measurement="ESTIMATED"), key)],
-               "micro"),
-        submit(tmp_path, "nlp", [sign_record(make_record(workload="nlp-intent"), key)], "micro"),
-        submit(tmp_path, "gpu", [sign_record(make_record(device_kind="gpu"), key)], "micro"),
-        submit(tmp_path, "nocat", [sign_record(grade_b, key)], None),
+               "micro", key),
+        submit(tmp_path, "nlp", [sign_record(make_record(workload="nlp-intent"), key)], "micro",
+               key),
+        submit(tmp_path, "gpu", [sign_record(make_record(device_kind="gpu"), key)], "micro", key),
+        submit(tmp_path, "nocat", [sign_record(make_record(model_name="c2"), key)], None, key),
     ]  # fmt: skip
     v = verdicts_for(subs, policy)
     assert v["acme.zip"].passed, v["acme.zip"].reasons
@@ -102,15 +107,16 @@ def test_cli_compare_policy_prints_pass_fail_and_exit_code(tmp_path, lab):
         "good",
         [sign_record(make_record(energy_per_inference_j=3e-5 * K), key)],
         "mid-size",
+        key,
     )
-    bad = submit(tmp_path, "bad", [sign_record(make_record(model_name="x"), key)], "mid-size")
+    bad = submit(tmp_path, "bad", [sign_record(make_record(model_name="x"), key)], "mid-size", key)
     a = typer.Typer()
     a.callback()(lambda: None)  # a group, so that the command name is parsed
     compare_cmd.register(a)
     res = CliRunner().invoke(a, ["compare", str(good), str(bad), "--policy", str(policy)])
     assert res.exit_code == compare_cmd.EXIT_NOT_ELIGIBLE, res.output
-    assert "PASS  good.zip [mid-size]" in res.output
-    assert "FAIL  bad.zip [mid-size]" in res.output and "below the minimum A" in res.output
+    assert f"PASS  {good} [bundle " in res.output
+    assert f"FAIL  {bad} [bundle " in res.output and "below the minimum A" in res.output
     res = CliRunner().invoke(a, ["compare", str(good), "--policy", str(policy)])
     assert res.exit_code == 0, res.output
 

@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 from ecoscore.commands import compare as compare_cmd
 from ecoscore.commands import reproduce as reproduce_cmd
 from ecoscore.jury.replicate import engine_config, find_model_file
+from ecoscore.jury.signing import generate_key_pair, load_private_key, sign_record
+from ecoscore.jury.trust import trusted_keys_toml
 from ecoscore.record import load_record, save_record
 from ecoscore.runners.engines.registry import EngineSettingError
 from tests.onnx_models import linear_classifier
@@ -42,7 +44,15 @@ def test_reproduce_on_the_same_machine_is_replicated(tmp_path):
     assert rep.run.quick and rep.run.repeats == original.run.repeats
     assert rep.provenance.notes.startswith(f"replication of {original.record_id}: replicated")
 
-    res = runner.invoke(app(), ["compare", str(path), str(rep_path)])
+    # a replication counts in compare once a trusted key signs it
+    key, _, b64 = generate_key_pair(tmp_path / "lab")
+    save_record(sign_record(rep, load_private_key(key)), out)
+    keys = tmp_path / "keys.toml"
+    keys.write_text(trusted_keys_toml("Lab A", b64))
+    res = runner.invoke(
+        app(),
+        ["compare", str(path), str(rep_path), "--trusted-keys", str(keys)],
+    )
     assert res.exit_code == 0, res.output
     assert f"of {original.record_id[:12]}: replicated; same hardware" in res.output
 

@@ -20,6 +20,13 @@ def bundle(
     ] = None,
     scale: Annotated[str | None, typer.Option(help="Scale version for the labels.")] = None,
     labels: Annotated[bool, typer.Option(help="Include an SVG label per record.")] = True,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Your private key (ecoscore keys): signs the manifest, so that the "
+            "applicant and category are bound to you."
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Pack records (checked first), labels and the environment into a submission bundle."""
@@ -35,8 +42,14 @@ def bundle(
         def drawer(rec):  # noqa: ANN001, ANN202
             return label_svg(rec, scale)
 
-    path = write_bundle(records, out, applicant, category, drawer)
-    print(f"wrote {path}: {len(records)} record(s)")
+    private = None
+    if key is not None:
+        from ecoscore.jury.signing import load_private_key
+
+        private = load_private_key(key)
+    path = write_bundle(records, out, applicant, category, drawer, private)
+    signed = " (manifest signed)" if private is not None else " (manifest not signed)"
+    print(f"wrote {path}: {len(records)} record(s){signed}")
 
 
 def register(app: typer.Typer) -> None:

@@ -56,9 +56,10 @@ def _detail_lines(record: RunRecord, grade: Grade, ind: Indicators) -> list[str]
             "  [yellow]* provisional: energy ESTIMATED, not measured; cannot be certified[/yellow]"
         )
     elif grade.certifiable:
-        lines.append("  certifiable: yes (measured energy, quality gate passed)")
+        lines.append("  certifiable: yes (measured energy, quality gate passed, every rule holds)")
     else:
-        lines.append(f"  certifiable: no ({'; '.join(grade.certification_blockers)})")
+        lines.append(f"  certifiable: no ({x('; '.join(grade.certification_blockers))})")
+    lines.append(f"  assurance: {grade.assurance} (sensor: {x(record.meter.source)})")
     if ind.carbon:
         lines.append(
             f"  CO2e: {q(ind.carbon.g_co2e_per_1000, 'g')} per 1,000 inferences at "

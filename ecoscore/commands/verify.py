@@ -13,8 +13,9 @@ from ecoscore.commands.common import add_command
 
 def verify(
     records: Annotated[
-        list[Path], typer.Argument(help="Record files, folders of records, or bundles (.zip).")
-    ],
+        list[Path] | None,
+        typer.Argument(help="Record files, folders of records, or bundles (.zip)."),
+    ] = None,
     trusted_keys: Annotated[
         Path | None,
         typer.Option(help="Trusted-keys TOML ([[keys]] name, public_key_b64)."),
@@ -26,11 +27,22 @@ def verify(
             help="Default: required when --trusted-keys is given.",
         ),
     ] = None,
+    rules: Annotated[bool, typer.Option("--rules", help="List the rules and exit.")] = False,
 ) -> None:
-    """Check records: schema, integrity (record_id), signature and quality gate."""
+    """Check records: schema, integrity (record_id), signature, the rules of what a record
+    may claim (docs/trust.md), and the installed workload's quality gate."""
+    from ecoscore.checks import RULES
+    from ecoscore.errors import InputError, UsageError
     from ecoscore.jury.compare import iter_entries
     from ecoscore.jury.trust import load_trusted_keys
     from ecoscore.jury.verify import exit_code, verify_entry
+
+    if rules:
+        for rule in RULES:
+            print(f"{rule.name} ({rule.severity}): {rule.description}")
+        return
+    if not records:
+        raise UsageError("give record files, folders of records or bundles (or --rules)")
 
     trusted = load_trusted_keys(trusted_keys) if trusted_keys is not None else None
     required = require_signature if require_signature is not None else trusted is not None
@@ -39,8 +51,14 @@ def verify(
         result = verify_entry(entry, trusted, required)
         print(result.line(), flush=True)
         results.append(result)
+    if not results:
+        raise InputError(
+            f"no record found in {', '.join(map(str, records))} (records are *.json files, "
+            "bundles are .zip files)"
+        )
     passed = sum(r.ok for r in results)
-    print(f"{passed} of {len(results)} record(s) pass")
+    certifiable = sum(r.certifiable for r in results)
+    print(f"{passed} of {len(results)} record(s) pass; {certifiable} certifiable")
     raise typer.Exit(exit_code(results))
 
 

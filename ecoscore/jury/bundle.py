@@ -4,9 +4,17 @@ with a manifest of the SHA-256 of every member.
 Layout of a bundle::
 
     manifest.json          format, creation time, applicant, category, members (sha256, size)
+    manifest.sig           the applicant's ed25519 signature of the manifest (optional)
     environment.json       python, OS, machine, installed package versions
     records/<id>.json      the record files, byte for byte as given
     labels/<id>.svg        the eco-score label of each record (when it can be drawn)
+    logs/<sha256>.csv      the external power log a record's energy comes from, as it was
+                           read (its first ``log_size_bytes`` bytes)
+
+A bundle's identity is the sha256 of its manifest (which lists every member's sha256): two
+files with the same name are two submissions, and the same bundle under two names is one.
+The manifest signature binds the applicant and category to the key that signed it; a
+record inside that is signed by another key is flagged by ``compare``.
 
 A bundle is untrusted input. Reading it never extracts anything to disk; members are read
 into memory with limits on their count, total uncompressed size and compression ratio, and
@@ -31,11 +39,15 @@ from typing import Any
 
 from ecoscore.errors import InputError, IntegrityFailure
 from ecoscore.files import write_atomic
-from ecoscore.record import RecordError, RunRecord, load_record, parse_record
+from ecoscore.record import RecordError, RunRecord, Signature, load_record, parse_record
 
 BUNDLE_FORMAT = "ecoscore-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
+MANIFEST_SIGNATURE = "manifest.sig"
+#: Signatures of bundle manifests can never pass as record signatures, nor the reverse.
+MANIFEST_DOMAIN = b"ecoscore-bundle-v1:"
 ENVIRONMENT = "environment.json"
 #: Limits applied when reading a bundle.
 MAX_MEMBERS = 2000
@@ -59,6 +71,16 @@ class Bundle:
     path: Path
     manifest: dict[str, Any]
     members: dict[str, bytes] = field(default_factory=dict)
+    manifest_sha256: str = ""
+    signature: Signature | None = None  # verified when read (invalid ones are refused)
+
+    @property
+    def bundle_id(self) -> str:
+        return self.manifest_sha256
+
+    def log(self, sha256: str) -> bytes | None:
+        """The power log with this sha256, if the bundle carries it."""
+        return self.members.get(f"logs/{sha256}.csv")
 
     @property
     def applicant(self) -> str | None:
@@ -120,9 +142,12 @@ def write_bundle(
     applicant: str | None = None,
     category: str | None = None,
     draw_label: Callable[[RunRecord], bytes] | None = None,
+    key: object | None = None,
 ) -> Path:
     """Check each record (schema and integrity), then write the bundle atomically.
-    ``draw_label`` gives a record's label as SVG bytes (none: no labels)."""
+    ``draw_label`` gives a record's label as SVG bytes (none: no labels); ``key`` (an
+    ed25519 private key) signs the manifest. A record whose energy comes from an external
+    power log brings that log, checked against the sha256 the record states."""
     _check_category(category)
     if not records:
         raise BundleError("no records to bundle")
@@ -135,6 +160,8 @@ def write_bundle(
         members[name] = Path(path).read_bytes()
         if draw_label is not None:
             members[f"labels/{record.record_id}.svg"] = draw_label(record)
+        if record.meter.log_sha256:
+            members[f"logs/{record.meter.log_sha256}.csv"] = _power_log(record, path)
     members[ENVIRONMENT] = _json_bytes(environment_description())
     manifest = {
         "format": BUNDLE_FORMAT,
@@ -146,13 +173,41 @@ def write_bundle(
             n: {"sha256": sha256_hex(d), "size_bytes": len(d)} for n, d in sorted(members.items())
         },
     }
+    manifest_bytes = _json_bytes(manifest)
+    if key is not None:
+        from ecoscore.jury.signing import sign_digest
+
+        sig = sign_digest(key, sha256_hex(manifest_bytes), MANIFEST_DOMAIN)
+        members[MANIFEST_SIGNATURE] = _json_bytes(sig.model_dump(mode="json"))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr(MANIFEST, _json_bytes(manifest))
+        z.writestr(MANIFEST, manifest_bytes)
         for n, d in sorted(members.items()):
             z.writestr(n, d)
     write_atomic(Path(out), buf.getvalue())
     return Path(out)
+
+
+def _power_log(record: RunRecord, record_path: Path) -> bytes:
+    """The power log a record's energy comes from, as it was read during the run."""
+    cfg = record.meter.config or {}
+    where = cfg.get("path")
+    if not isinstance(where, str):
+        raise BundleError(f"{record_path}: the record names no power log file to include")
+    log = Path(where)
+    try:
+        data = log.read_bytes()[: record.meter.log_size_bytes]
+    except OSError as e:
+        raise BundleError(
+            f"{record_path}: its power log {log} cannot be read ({e.strerror}); a bundle must "
+            "carry the log its energy comes from"
+        ) from None
+    if sha256_hex(data) != record.meter.log_sha256:
+        raise BundleError(
+            f"{record_path}: the power log {log} is not the one the record was measured with "
+            f"(sha256 {sha256_hex(data)[:12]}, the record says {str(record.meter.log_sha256)[:12]})"
+        )
+    return data
 
 
 def _json_bytes(doc: dict[str, Any]) -> bytes:
@@ -230,8 +285,26 @@ def read_bundle(path: Path) -> Bundle:
     if manifest_bytes is None:
         raise BundleError(f"{where}: no {MANIFEST}; not an ecoscore bundle")
     manifest = _parse_manifest(manifest_bytes, where)
+    sig_bytes = members.pop(MANIFEST_SIGNATURE, None)
     _check_manifest(manifest, members, where)
-    return Bundle(path=path, manifest=manifest, members=members)
+    digest = sha256_hex(manifest_bytes)
+    signature = _manifest_signature(sig_bytes, digest, where) if sig_bytes is not None else None
+    return Bundle(path, manifest, members, digest, signature)
+
+
+def _manifest_signature(data: bytes, digest: str, where: str) -> Signature:
+    from pydantic import ValidationError
+
+    from ecoscore.jury.signing import check_digest_signature
+
+    try:
+        sig = Signature.model_validate(json.loads(data))
+    except (ValueError, ValidationError) as e:
+        raise BundleError(f"{where}: {MANIFEST_SIGNATURE} is not a signature: {e}") from None
+    check = check_digest_signature(sig, digest, MANIFEST_DOMAIN, None, "the manifest")
+    if check.state == "invalid":
+        raise BundleIntegrityError(f"{where}: {MANIFEST_SIGNATURE}: {check.detail}")
+    return sig
 
 
 def _parse_manifest(data: bytes, where: str) -> dict[str, Any]:
@@ -241,10 +314,10 @@ def _parse_manifest(data: bytes, where: str) -> dict[str, Any]:
         raise BundleError(f"{where}: {MANIFEST} is not valid JSON: {e}") from None
     if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{where}: {MANIFEST} is not an {BUNDLE_FORMAT} manifest")
-    if doc.get("version") != BUNDLE_VERSION:
+    if doc.get("version") not in READABLE_VERSIONS:
         raise BundleError(
             f"{where}: bundle version {doc.get('version')!r} is not supported "
-            f"(this ecoscore reads {BUNDLE_VERSION})"
+            f"(this ecoscore reads {', '.join(map(str, READABLE_VERSIONS))})"
         )
     if not isinstance(doc.get("members"), dict):
         raise BundleError(f"{where}: {MANIFEST} has no 'members' table")

@@ -5,6 +5,13 @@ a jury must know, and lay the result out as one table per workload.
 Order of a table: by grade (A first, no grade last), then by energy per inference. The
 relative rank (1 = least energy among the graded run records of that workload) is shown
 beside the absolute grade; the grade never depends on the other records.
+
+Submissions are identities, not file names: a bundle is its manifest's sha256 (two bundles
+named ``submission.zip`` are two submissions), a record file is its full path. A record
+seen twice (in one submission or across several) is counted once and flagged as a
+duplicate. A record inside a signed bundle must be signed by the bundle's signer (or be
+unsigned); a replication counts only when it is signed by a trusted key, and it raises the
+original to ``lab-replicated`` only when that key is not the applicant's.
 """
 
 from __future__ import annotations
@@ -42,13 +49,31 @@ FLAGS: dict[str, str] = {
     "made with different workload definitions or data",
     "replication": "a replication record (checks an original; not ranked)",
     "not-replicated": "a replication of this record disagrees beyond the tolerances",
+    "self-reported": "figures ecoscore did not measure itself (an external power log, or a "
+    "quality given by the caller)",
+    "duplicate": "the same record appears earlier in this comparison: counted once",
+    "signed-by-other-key": "signed by another key than the one that signed its bundle",
+    "untrusted-replication": "a replication not signed by a trusted key: it does not count",
+    "power-log-missing": "its energy comes from an external power log that its bundle lacks",
+    "interference": "other processes used the machine during a measured window",
+}
+#: Rules of ecoscore.checks shown under another flag name, or not as a flag of their own.
+_RULE_FLAGS = {
+    "full-run": "quick-run",
+    "assurance-derived": None,
+    "no-interference": "interference",
 }
 
 
 @dataclass(frozen=True)
 class Entry:
     """One record as loaded. ``record`` is None when the file could not be read or parsed;
-    when ``integrity_failed`` it holds the (untrusted) content, for display only."""
+    when ``integrity_failed`` it holds the (untrusted) content, for display only.
+
+    ``submission`` identifies the submission (``bundle:<manifest sha256>`` or
+    ``file:<full path>``); ``submission_label`` is how it is shown. ``submitter_key`` is
+    the key id that signed the bundle's manifest; ``logs`` the sha256 of the power logs the
+    bundle carries (None for a record file)."""
 
     source: str
     submission: str
@@ -56,6 +81,13 @@ class Entry:
     record: RunRecord | None = None
     error: str | None = None
     integrity_failed: bool = False
+    submission_label: str = ""
+    submitter_key: str | None = None
+    logs: frozenset[str] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.submission_label or self.submission
 
 
 def _untrusted_content(doc: object) -> RunRecord | None:
@@ -66,17 +98,21 @@ def _untrusted_content(doc: object) -> RunRecord | None:
 
 
 def entry_from_file(path: Path, submission: str | None = None) -> Entry:
-    sub = submission or Path(path).name
+    full = str(Path(path).resolve())
+    sub = submission or f"file:{full}"
+    label = str(path)
     try:
-        return Entry(source=str(path), submission=sub, record=load_record(path))
+        return Entry(str(path), sub, record=load_record(path), submission_label=label)
     except IntegrityError as e:
         try:
             doc = json.loads(Path(path).read_bytes())
         except (OSError, ValueError):
             doc = None
-        return Entry(str(path), sub, None, _untrusted_content(doc), str(e), True)
+        return Entry(
+            str(path), sub, None, _untrusted_content(doc), str(e), True, submission_label=label
+        )
     except RecordError as e:
-        return Entry(str(path), sub, error=str(e))
+        return Entry(str(path), sub, error=str(e), submission_label=label)
 
 
 def _entries_from_bundle(path: Path) -> Iterator[Entry]:
@@ -86,23 +122,44 @@ def _entries_from_bundle(path: Path) -> Iterator[Entry]:
         bundle = read_bundle(path)
     except BundleError as e:
         altered = isinstance(e, BundleIntegrityError)
-        yield Entry(str(path), path.name, error=str(e), integrity_failed=altered)
+        full = f"file:{Path(path).resolve()}"
+        yield Entry(str(path), full, error=str(e), integrity_failed=altered)
         return
+    who = f", applicant {bundle.applicant}" if bundle.applicant else ""
+    signer = bundle.signature.key_id if bundle.signature is not None else None
+    signed = f", signed by key {signer}" if signer else ", manifest not signed"
+    common = {
+        "submission": f"bundle:{bundle.bundle_id}",
+        "category": bundle.category,
+        "submission_label": f"{path} [bundle {bundle.bundle_id[:12]}{who}{signed}]",
+        "submitter_key": signer,
+        "logs": frozenset(
+            n.removeprefix("logs/").removesuffix(".csv")
+            for n in bundle.members
+            if n.startswith("logs/")
+        ),
+    }
     names = bundle.record_names()
     if not names:
-        yield Entry(str(path), path.name, bundle.category, error=f"{path}: no records inside")
+        yield Entry(str(path), error=f"{path}: no records inside", **common)
     for name in names:
         source = f"{path}:{name}"
         try:
-            yield Entry(source, path.name, bundle.category, bundle.parse(name))
+            yield Entry(source, record=bundle.parse(name), **common)
         except IntegrityError as e:
             try:
                 doc = json.loads(bundle.members[name])
             except ValueError:
                 doc = None
-            yield Entry(source, path.name, bundle.category, _untrusted_content(doc), str(e), True)
+            yield Entry(
+                source,
+                record=_untrusted_content(doc),
+                error=str(e),
+                integrity_failed=True,
+                **common,
+            )
         except RecordError as e:
-            yield Entry(source, path.name, bundle.category, error=str(e))
+            yield Entry(source, error=str(e), **common)
 
 
 def iter_entries(paths: Iterable[Path]) -> Iterator[Entry]:
@@ -115,7 +172,7 @@ def iter_entries(paths: Iterable[Path]) -> Iterator[Entry]:
         elif path.suffix.lower() == ".zip":
             yield from _entries_from_bundle(path)
         elif not path.exists():
-            yield Entry(source=str(path), submission=path.name, error=f"{path}: no such file")
+            yield Entry(str(path), f"file:{path.resolve()}", error=f"{path}: no such file")
         else:
             yield entry_from_file(path)
 
@@ -129,6 +186,25 @@ class Row:
     rank: int | None = None
     ranked_among: int = 0
     replications: list[ReplicationReport] = field(default_factory=list)
+    #: The source of the first row with the same record_id (this one is not counted).
+    duplicate_of: str | None = None
+    #: A replication within tolerances, signed by a trusted key that is not the applicant's.
+    lab_replicated_by: str | None = None
+
+    @property
+    def assurance(self) -> str:
+        """The assurance level: derived from the record, raised by a lab replication."""
+        if self.lab_replicated_by is not None:
+            return "lab-replicated"
+        return self.grade.assurance if self.grade is not None else ""
+
+    @property
+    def certifiable(self) -> bool:
+        g = self.grade
+        if g is None or not self.trusted_content or self.duplicate_of is not None:
+            return False
+        severe = {"invalid-signature", "signed-by-other-key", "power-log-missing"}
+        return g.certifiable and not severe & set(self.flags)
 
     @property
     def record(self) -> RunRecord:
@@ -150,6 +226,7 @@ class Row:
     def rankable(self) -> bool:
         return (
             self.trusted_content
+            and self.duplicate_of is None
             and self.record.record_type == "run"
             and self.grade is not None
             and self.grade.letter is not None
@@ -288,39 +365,82 @@ def table_row(r: Row) -> dict[str, object]:
 
 def _record_flags(r: Row) -> list[str]:
     flags: list[str] = []
-    rec = r.record
-    if r.entry.integrity_failed:
+    rec, entry, sig = r.record, r.entry, r.signature
+    if entry.integrity_failed:
         flags.append("integrity-failed")
-    if r.signature is not None:
-        state = r.signature.state
+    if sig is not None:
+        state = sig.state
         if state == "invalid":
             flags.append("invalid-signature")
         elif state == "untrusted":
             flags.append("untrusted-signature")
         elif state == "unsigned":
             flags.append("unsigned")
-    if rec.meter.measurement == "ESTIMATED":
-        flags.append("estimated-energy")
-    if rec.run.quick:
-        flags.append("quick-run")
-    if rec.quality.value < rec.workload.quality_gate:
+        if (
+            entry.submitter_key is not None
+            and sig.key_id is not None
+            and sig.state != "invalid"
+            and sig.key_id != entry.submitter_key
+        ):
+            flags.append("signed-by-other-key")
+    g = r.grade
+    if g is not None:
+        if g.assurance == "estimated":
+            flags.append("estimated-energy")
+        elif g.assurance == "self-reported":
+            flags.append("self-reported")
+        for rule in g.failed_rules:
+            flag = _RULE_FLAGS.get(rule, rule)
+            if flag is not None:
+                flags.append(flag)
+    if rec.quality.value < (g.quality_gate if g is not None else rec.workload.quality_gate):
         flags.append("below-gate")
-    elif r.grade is not None and r.grade.letter is None and r.trusted_content:
+    elif g is not None and g.letter is None and r.trusted_content:
         flags.append("no-grade")
+    if rec.meter.log_sha256 and entry.logs is not None and rec.meter.log_sha256 not in entry.logs:
+        flags.append("power-log-missing")
     if rec.record_type == "replication":
         flags.append("replication")
+        if sig is None or sig.state != "trusted":
+            flags.append("untrusted-replication")
     return flags
 
 
+def _mark_duplicates(rows: list[Row]) -> None:
+    first: dict[str, Row] = {}
+    for r in rows:
+        if not r.trusted_content:
+            continue
+        seen = first.get(r.record.record_id)
+        if seen is None:
+            first[r.record.record_id] = r
+        else:
+            r.duplicate_of = seen.entry.source
+            r.flags.append("duplicate")
+
+
 def _link_replications(rows: list[Row]) -> None:
-    originals = {r.record.record_id: r for r in rows if r.trusted_content}
+    """Attach each trusted replication to its original. A replication signed by a trusted
+    key other than the original's signer makes the original lab-replicated."""
+    originals = {
+        r.record.record_id: r for r in rows if r.trusted_content and r.duplicate_of is None
+    }
     for rep in rows:
         rec = rep.record
         if rec.record_type != "replication" or not rep.trusted_content or not rec.replicates:
             continue
+        if "untrusted-replication" in rep.flags or rep.duplicate_of is not None:
+            continue
         orig = originals.get(rec.replicates)
-        if orig is not None and orig is not rep:
-            orig.replications.append(compare_runs(orig.record, rec))
+        if orig is None or orig is rep:
+            continue
+        report = compare_runs(orig.record, rec)
+        orig.replications.append(report)
+        applicant = orig.signature.key_id if orig.signature is not None else None
+        applicant = applicant or orig.entry.submitter_key
+        assert rep.signature is not None  # trusted, per the flags above
+        if report.replicated and rep.signature.key_id != applicant:
+            orig.lab_replicated_by = rep.signature.signer or rep.signature.key_id
     for r in rows:
         if r.replications and not any(x.replicated for x in r.replications):
             r.flags.append("not-replicated")
@@ -342,6 +462,7 @@ def build_comparison(
         row.flags = _record_flags(row)
         rows.append(row)
     comparison = Comparison(scale=scale, trusted=trusted, rows=rows, errors=errors)
+    _mark_duplicates(rows)
     _link_replications(rows)
     for w in comparison.workloads():
         group = comparison.rows_for(w)

@@ -11,6 +11,8 @@
     measured_only = true                # ESTIMATED energy fails
     allow_quick = false                 # quick (smoke) runs fail
     require_signature = true            # default: true when trusted keys are listed
+    min_assurance = "self-measured"     # estimated < self-reported < self-measured < lab-replicated
+    require_certifiable = true          # every rule of ecoscore.checks holds (docs/trust.md)
     default_category = "sme"            # for submissions that declare none
 
     [policy.min_grade]                  # minimum grade by applicant category
@@ -35,6 +37,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
+from ecoscore.checks import ASSURANCE_LEVELS
 from ecoscore.errors import InputError
 from ecoscore.files import toml_model
 from ecoscore.grading.scale import CLASSES, DEFAULT_SCALE_VERSION
@@ -62,6 +65,13 @@ class PolicyRules(BaseModel):
     measured_only: StrictBool = True
     allow_quick: StrictBool = False
     require_signature: StrictBool | None = None  # default: true when trusted keys are listed
+    #: The lowest assurance accepted: estimated < self-reported < self-measured <
+    #: lab-replicated (docs/trust.md). Default: self-measured.
+    min_assurance: Literal["estimated", "self-reported", "self-measured", "lab-replicated"] = (
+        "self-measured"
+    )
+    #: Records must be certifiable (no rule of ecoscore.checks fails). Default: true.
+    require_certifiable: StrictBool = True
     default_category: str | None = None
     min_grade: dict[str, Grade] = Field(default_factory=dict)
 
@@ -91,6 +101,8 @@ class Policy:
     measured_only: bool
     allow_quick: bool
     require_signature: bool
+    min_assurance: str
+    require_certifiable: bool
     default_category: str | None
     min_grade: dict[str, str]
     trusted: TrustedKeys
@@ -135,6 +147,8 @@ def load_policy(path: Path) -> Policy:
         require_signature=(
             rules.require_signature if rules.require_signature is not None else bool(doc.keys)
         ),
+        min_assurance=rules.min_assurance,
+        require_certifiable=rules.require_certifiable,
         default_category=rules.default_category,
         min_grade=dict(rules.min_grade),
         trusted=trusted,
@@ -152,8 +166,25 @@ def _record_reasons(row: Row, policy: Policy, category: str | None) -> list[str]
         refused = ("invalid", "unsigned", "untrusted", "unchecked")
         if sig.state == "invalid" or (policy.require_signature and sig.state in refused):
             out.append(f"{tag}: {sig.detail}")
+    if "signed-by-other-key" in row.flags:
+        out.append(f"{tag}: signed by key {sig.key_id if sig else '?'}, not by the bundle's signer")
+    if row.duplicate_of is not None:
+        return [*out, f"{tag}: duplicate of {row.duplicate_of} (counted once)"]
     if rec.record_type == "replication":
+        if "untrusted-replication" in row.flags:
+            out.append(f"{tag}: a replication not signed by a trusted key does not count")
         return out
+    if ASSURANCE_LEVELS.index(row.assurance or "estimated") < ASSURANCE_LEVELS.index(
+        policy.min_assurance
+    ):
+        out.append(
+            f"{tag}: assurance {row.assurance}; the policy needs at least {policy.min_assurance}"
+        )
+    if policy.require_certifiable and row.grade is not None and not row.certifiable:
+        rules = ", ".join(row.grade.failed_rules) or ", ".join(
+            f for f in row.flags if f in ("signed-by-other-key", "power-log-missing")
+        )
+        out.append(f"{tag}: not certifiable ({rules})")
     if policy.measured_only and rec.meter.measurement != "MEASURED":
         out.append(f"{tag}: energy is {rec.meter.measurement}; the policy accepts measured only")
     if not policy.allow_quick and rec.run.quick:
@@ -200,11 +231,15 @@ def evaluate(comparison: Comparison, policy: Policy, category: str | None = None
     for entry in comparison.errors:
         subs.setdefault(entry.submission, []).append(entry)
     verdicts = []
-    for name, items in subs.items():
+    for items in subs.values():
         rows = [i for i in items if isinstance(i, Row)]
-        declared = next((i.category for i in _entries(items) if i.category), None)
+        entries = _entries(items)
+        declared = next((i.category for i in entries if i.category), None)
         cat = category or declared or policy.default_category
-        v = Verdict(submission=name, category=cat, records=len(rows))
+        v = Verdict(submission=entries[0].label, category=cat, records=len(rows))
+        bundled = [e for e in entries if e.logs is not None]
+        if policy.require_signature and bundled and bundled[0].submitter_key is None:
+            v.reasons.append("the bundle's manifest is not signed (ecoscore bundle --key)")
         for item in items:
             if isinstance(item, Entry):
                 v.reasons.append(item.error or f"{item.source}: unreadable")
@@ -218,6 +253,8 @@ def evaluate(comparison: Comparison, policy: Policy, category: str | None = None
         for w in policy.required_workloads:
             if w not in covered:
                 v.reasons.append(f"required workload {w} is missing")
+        if not any(r.rankable for r in rows):
+            v.reasons.append("no graded run in this submission")
         verdicts.append(v)
     return verdicts
 

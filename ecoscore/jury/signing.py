@@ -52,8 +52,8 @@ class SignatureCheck:
         return self.state in ("trusted", "unchecked")
 
 
-def signing_message(record_id: str) -> bytes:
-    return SIGNATURE_DOMAIN + record_id.encode("ascii")
+def signing_message(record_id: str, domain: bytes = SIGNATURE_DOMAIN) -> bytes:
+    return domain + record_id.encode("ascii")
 
 
 def _raw_public(private_key: object) -> bytes:
@@ -124,6 +124,18 @@ def load_private_key(path: Path) -> object:
     return key
 
 
+def sign_digest(private_key: object, digest: str, domain: bytes) -> Signature:
+    """An ed25519 signature over ``domain + digest`` (a hex content hash)."""
+    raw_pub = _raw_public(private_key)
+    sig = private_key.sign(signing_message(digest, domain))  # type: ignore[attr-defined]
+    return Signature(
+        algorithm="ed25519",
+        public_key_b64=base64.b64encode(raw_pub).decode("ascii"),
+        key_id=key_id_of(raw_pub),
+        signature_b64=base64.b64encode(sig).decode("ascii"),
+    )
+
+
 def sign_record(record: RunRecord, private_key: object) -> RunRecord:
     """The record with a signature over its record_id (checked against its content first)."""
     expected = record.content_sha256()
@@ -132,32 +144,33 @@ def sign_record(record: RunRecord, private_key: object) -> RunRecord:
             f"record {record.record_id[:12] or '(no id)'}: content hash {expected[:12]} does not "
             "match; refusing to sign a record that fails its integrity check"
         )
-    raw_pub = _raw_public(private_key)
-    sig = private_key.sign(signing_message(record.record_id))  # type: ignore[attr-defined]
-    signature = Signature(
-        algorithm="ed25519",
-        public_key_b64=base64.b64encode(raw_pub).decode("ascii"),
-        key_id=key_id_of(raw_pub),
-        signature_b64=base64.b64encode(sig).decode("ascii"),
-    )
+    signature = sign_digest(private_key, record.record_id, SIGNATURE_DOMAIN)
     return record.model_copy(update={"signature": signature})
 
 
 def check_signature(record: RunRecord, trusted: TrustedKeys | None) -> SignatureCheck:
     """Verify the record's signature, then look its key up in ``trusted`` (if given)."""
+    if record.signature is None:
+        return SignatureCheck("unsigned", None, None, "no signature")
+    return check_digest_signature(
+        record.signature, record.record_id, SIGNATURE_DOMAIN, trusted, "the record_id"
+    )
+
+
+def check_digest_signature(
+    sig: Signature, digest: str, domain: bytes, trusted: TrustedKeys | None, what: str
+) -> SignatureCheck:
+    """Verify a signature over ``domain + digest``, then look its key up in ``trusted``."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    sig = record.signature
-    if sig is None:
-        return SignatureCheck("unsigned", None, None, "no signature")
     try:
         raw = decode_public_key(sig.public_key_b64, "signature")
         signature = base64.b64decode(sig.signature_b64, validate=True)
-        Ed25519PublicKey.from_public_bytes(raw).verify(signature, signing_message(record.record_id))
+        Ed25519PublicKey.from_public_bytes(raw).verify(signature, signing_message(digest, domain))
     except InvalidSignature:
         return SignatureCheck(
-            "invalid", sig.key_id, None, "invalid signature: it does not match the record_id"
+            "invalid", sig.key_id, None, f"invalid signature: it does not match {what}"
         )
     except (TrustError, ValueError) as e:
         return SignatureCheck("invalid", sig.key_id, None, f"invalid signature: {e}")

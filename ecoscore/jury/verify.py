@@ -1,15 +1,21 @@
 """Verification of records and bundles: what ``ecoscore verify`` checks, one result per
 record, and the exit code a script can use.
 
-Exit codes: 0 every record passes; 5 a record fails its integrity or signature check; 3 a
-file cannot be read or is not a valid record or bundle; 7 a record is not eligible. The
-most serious applies, in that order: 5, 3, 7.
+In order: the file can be read and is a record (else 3); its content matches its record_id
+and its signature verifies, by a trusted key when keys are given, and by the key that
+signed its bundle (else 5); every rule of ecoscore.checks that makes a record's figures
+unusable holds, and its quality reaches the installed workload's gate (else 7). A record
+that passes may still not certify (a quick run, estimated energy...): the line says so and
+names the rules.
+
+Exit code: the most serious of the records', in that order: 5, 3, 7; else 0.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ecoscore.checks import check_record
 from ecoscore.errors import EXIT_INPUT, EXIT_INTEGRITY, EXIT_NOT_ELIGIBLE, EXIT_OK
 from ecoscore.grading.grade import quality_gate_reason
 from ecoscore.jury.compare import Entry
@@ -23,6 +29,7 @@ class VerifyResult:
     ok: bool
     code: int  # exit code this result asks for
     message: str
+    certifiable: bool = False
 
     def line(self) -> str:
         return f"{'OK  ' if self.ok else 'FAIL'}  {self.source}: {self.message}"
@@ -37,18 +44,35 @@ def verify_entry(
         return VerifyResult(entry.source, False, EXIT_INPUT, str(entry.error))
     rec = entry.record
     what = f"{rec.model.name} on {rec.workload.name} ({rec.record_id[:12]})"
+
+    def fail(code: int, message: str) -> VerifyResult:
+        return VerifyResult(entry.source, False, code, f"{what}: {message}")
+
     sig = check_signature(rec, trusted)
-    if sig.state == "invalid" or sig.state == "untrusted":
-        return VerifyResult(entry.source, False, EXIT_INTEGRITY, f"{what}: {sig.detail}")
+    if sig.state in ("invalid", "untrusted"):
+        return fail(EXIT_INTEGRITY, sig.detail)
     if sig.state == "unsigned" and require_signature:
-        return VerifyResult(
-            entry.source, False, EXIT_INTEGRITY, f"{what}: no signature (one is required)"
+        return fail(EXIT_INTEGRITY, "no signature (one is required)")
+    if entry.submitter_key and sig.key_id and sig.key_id != entry.submitter_key:
+        return fail(
+            EXIT_INTEGRITY,
+            f"signed by key {sig.key_id}, not by the key that signed its bundle "
+            f"({entry.submitter_key})",
         )
+    report = check_record(rec)
+    if report.invalid:
+        return fail(EXIT_NOT_ELIGIBLE, "; ".join(f.line() for f in report.invalid))
     gate = quality_gate_reason(rec)
     if gate is not None and rec.record_type == "run":
-        return VerifyResult(entry.source, False, EXIT_NOT_ELIGIBLE, f"{what}: {gate}")
+        return fail(EXIT_NOT_ELIGIBLE, gate)
+    blockers = [f.line() for f in report.blockers]
+    log = rec.meter.log_sha256
+    if log and entry.logs is not None and log not in entry.logs:
+        blockers.append(f"[power-log] its bundle does not carry the power log {log[:12]}")
     kind = "replication" if rec.record_type == "replication" else "eligible"
-    return VerifyResult(entry.source, True, EXIT_OK, f"{what}: integrity ok; {sig.detail}; {kind}")
+    cert = "certifiable: yes" if not blockers else f"certifiable: no ({'; '.join(blockers)})"
+    message = f"{what}: integrity ok; {sig.detail}; {kind}; assurance {report.assurance}; {cert}"
+    return VerifyResult(entry.source, True, EXIT_OK, message, not blockers)
 
 
 def exit_code(results: list[VerifyResult]) -> int:
