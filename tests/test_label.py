@@ -46,7 +46,8 @@ def test_svg_label_states_grade_energy_scale_and_verification_id(tmp_path: Path)
     assert by_id["label-scale"] == "Scale 2026.1 · 2026-11-23"
     assert by_id["label-verification"] == f"Verification id {rec.record_id[:12]}"
     assert by_id["label-quality"] == "accuracy 0.980 ≥ gate 0.95"
-    assert "MEASURED energy" in texts
+    assert by_id["label-measurement"] == "MEASURED energy · certifiable"
+    assert by_id["label-assurance"].startswith("Assurance self-measured · rapl: ")
     assert "digits-cnn  #ab12cd34" in texts
     assert "vision-digits v1.0 · accuracy" in texts
     assert "cpu-package · onnxruntime fp32" in texts
@@ -59,7 +60,8 @@ def test_estimated_label_is_marked_provisional(tmp_path: Path) -> None:
     assert by_id["label-grade"] == "C*"
     assert "PROVISIONAL" in texts
     assert "ESTIMATED energy · provisional · not certifiable" in texts
-    assert "MEASURED energy" not in texts
+    assert not any(t.startswith("MEASURED energy") for t in texts)
+    assert by_id["label-assurance"].startswith("Assurance estimated · codecarbon-estimate")
 
 
 def test_not_eligible_label_shows_quality_and_gate(tmp_path: Path) -> None:

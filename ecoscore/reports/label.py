@@ -147,13 +147,16 @@ def draw_label(
         text(12, y, key, 7, color="#555555")
         text(98, y, value, 7.5, weight="bold" if i in (0, 1, 3) else "normal", gid=gids.get(i))
     y = y0 + 6 + len(rows) * dy
-    quick = record.run.quick
+    quick = " · quick run" if record.run.quick else ""
+    certified = "certifiable" if grade.certifiable else "not certifiable"
     if grade.provisional:
-        status = "ESTIMATED energy · provisional · " + ("quick run" if quick else "not certifiable")
+        status = f"ESTIMATED energy · provisional{quick} · {certified}"
         text(12, y, status, 7.5, color=ESTIMATED_COLOUR, weight="bold", gid="label-measurement")
     else:
-        status = "MEASURED energy" + (" · quick run, not certifiable" if quick else "")
+        status = f"MEASURED energy{quick} · {certified}"
         text(12, y, status, 7.5, color=HEADER, weight="bold", gid="label-measurement")
+    sensor = _short(f"{record.meter.name}: {record.meter.source}", 46)
+    text(12, y + dy, f"Assurance {grade.assurance} · {sensor}", 7, gid="label-assurance")
 
     ax.plot([12, WIDTH - 12], [HEIGHT - 34, HEIGHT - 34], color="#BBBBBB", linewidth=0.8)
     date = record.provenance.finished_utc[:10]
