@@ -51,6 +51,10 @@ class ScenarioDefaults:
     warmup_s: float = 2.0
     idle_s: float = 5.0
     repeats: int = 5
+    #: The device idle is measured in spans of this length until two agree within 1 %
+    #: (the power has settled), for at most ``device_idle_max_s``.
+    device_idle_span_s: float = 10.0
+    device_idle_max_s: float = 60.0
 
 
 #: Settings used with ``--quick``: smoke runs, marked as such in the record.

@@ -263,6 +263,13 @@ class SummariesMatchWindows(Rule):
     def problems(self, ctx: Context) -> Iterator[str]:
         rec = ctx.record
         idle_w = rec.idle.power_w
+        levels = rec.idle_levels
+        device_w = (
+            levels.device.power_w if levels and levels.device and levels.device.valid else None
+        )
+        ready = [rec.idle.power_w]
+        if levels and levels.ready_after is not None and levels.ready_after.valid:
+            ready.append(levels.ready_after.power_w)
         for s in rec.scenarios:
             where = s.name
             if not s.windows:
@@ -277,10 +284,28 @@ class SummariesMatchWindows(Rule):
                 if w.duration_s <= 0 or w.queries <= 0:
                     yield f"{where} window {i}: duration and queries must be positive"
                     return
-                if not _close(w.net_energy_j, w.energy_j - idle_w * w.duration_s):
+                ready_w = w.ready_idle_w if w.ready_idle_w is not None else idle_w
+                if (
+                    not min(ready) * (1 - REL_TOLERANCE)
+                    <= ready_w
+                    <= max(ready) * (1 + REL_TOLERANCE)
+                ):
+                    yield (
+                        f"{where} window {i}: ready idle {ready_w!r} W is not between the "
+                        f"idle before and after the windows ({min(ready)!r}-{max(ready)!r} W)"
+                    )
+                if not _close(w.net_energy_j, w.energy_j - ready_w * w.duration_s):
                     yield (
                         f"{where} window {i}: net energy {w.net_energy_j!r} is not its energy "
-                        f"minus the idle power x its duration"
+                        f"minus the ready idle power x its duration"
+                    )
+                if w.attributable_energy_j is not None and (
+                    device_w is None
+                    or not _close(w.attributable_energy_j, w.energy_j - device_w * w.duration_s)
+                ):
+                    yield (
+                        f"{where} window {i}: attributable energy {w.attributable_energy_j!r} is "
+                        "not its energy minus the device idle power x its duration"
                     )
             valid = [w for w in s.windows if w.valid]
             if s.valid != (len(valid) == len(s.windows)):
@@ -298,6 +323,14 @@ class SummariesMatchWindows(Rule):
             yield from _stat_problems(
                 f"{where} power_w", s.power_w, [w.energy_j / w.duration_s for w in valid]
             )
+            if s.attributable_energy_per_inference_j is not None or (
+                valid and all(w.attributable_energy_j is not None for w in valid)
+            ):
+                yield from _stat_problems(
+                    f"{where} attributable_energy_per_inference_j",
+                    s.attributable_energy_per_inference_j,
+                    [(w.attributable_energy_j or 0.0) / w.inferences for w in valid],
+                )
             yield from _stat_problems(
                 f"{where} throughput_per_s",
                 s.throughput_per_s,

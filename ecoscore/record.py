@@ -120,10 +120,18 @@ class MeterRef(_Model):
 
 
 class Window(_Model):
-    """One measured window: energy at the meter's boundary over a run of queries."""
+    """One measured window: energy at the meter's boundary over a run of queries.
+
+    ``energy_j`` is gross. ``net_energy_j`` is incremental: above the ready idle (model
+    loaded and warmed up, no queries), taken as ``ready_idle_w``, the ready idle interpolated
+    in time between the idle windows before and after the measured windows.
+    ``attributable_energy_j`` is above the device idle (before the engine touched the
+    device). ``sensor_updates`` counts the sensor updates the meter observed in the window
+    (changes of its counter or readings), not a figure computed from the window's length.
+    """
 
     energy_j: float
-    net_energy_j: float  # energy above the idle baseline
+    net_energy_j: float  # incremental: above the ready idle
     duration_s: float
     queries: int
     inferences: int  # samples processed (queries x batch size)
@@ -131,6 +139,8 @@ class Window(_Model):
     valid: bool
     invalid_reason: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    ready_idle_w: float | None = None
+    attributable_energy_j: float | None = None
 
 
 class Stat(_Model):
@@ -164,10 +174,21 @@ class ScenarioResult(_Model):
     windows: list[Window]
     valid: bool  # every window valid
     energy_per_inference_j: Stat | None  # gross, at the meter's boundary
-    net_energy_per_inference_j: Stat | None  # above the idle baseline
+    net_energy_per_inference_j: Stat | None  # incremental: above the ready idle
     power_w: Stat | None
     throughput_per_s: Stat
     latency: Latency | None = None  # single-stream only
+    #: Above the device idle: gross minus device idle power x duration, per inference.
+    attributable_energy_per_inference_j: Stat | None = None
+    #: The smallest incremental energy per inference the meter can tell from zero (its
+    #: energy over one sensor update at the ready idle power, per window's inferences):
+    #: an incremental figure below it is not shown.
+    incremental_resolution_j: float | None = None
+    #: The engine settings this scenario ran with, when they differ by scenario (threads
+    #: chosen per scenario); None: the record's engine config.
+    engine_config: dict[str, Any] | None = None
+    #: Every engine setting tried for this scenario and the one chosen (see runners.tuning).
+    tuning: dict[str, Any] | None = None
 
 
 class IdleBaseline(_Model):
@@ -176,6 +197,23 @@ class IdleBaseline(_Model):
     duration_s: float
     valid: bool
     invalid_reason: str | None = None
+    sensor_updates: int | None = None
+    #: How it was taken: for the device idle, whether the power settled, over which spans,
+    #: and the GPU processes seen; for the idle after the windows, its drift.
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class IdleLevels(_Model):
+    """The two idle levels and the drift (docs/METHODOLOGY.md, "Idle").
+
+    ``device``: before the engine touched the device (for a GPU: no context of this process,
+    and NVML's list of other compute processes); ``ready``: model loaded and warmed up,
+    before the measured windows (also the record's ``idle``); ``ready_after``: the same,
+    after the measured windows."""
+
+    device: IdleBaseline | None = None
+    ready: IdleBaseline | None = None
+    ready_after: IdleBaseline | None = None
 
 
 class BatchConsistency(_Model):
@@ -241,7 +279,8 @@ class RunRecord(_Model):
     engine: EngineRef
     device: DeviceRef
     meter: MeterRef
-    idle: IdleBaseline
+    idle: IdleBaseline  # the ready idle before the windows (also idle_levels.ready)
+    idle_levels: IdleLevels | None = None
     scenarios: list[ScenarioResult]
     quality: Quality
     run: RunSettings

@@ -151,15 +151,12 @@ def execute(
     """Build the engine, run the plan, save the record; return it and its path."""
     from ecoscore.runners.benchmark import RunRequest, run_benchmark
 
-    engine = plan.engine.build()
-    if on_engine is not None:
-        on_engine(engine)
     req = RunRequest(
         workload=plan.workload,
         model_path=plan.model.path,
         model_name=plan.model.name,
         model_role=plan.model.role,
-        engine=engine,
+        engine_config=plan.engine,
         meter=meter.meter,
         device=device,
         quick=opts.quick,
@@ -168,10 +165,7 @@ def execute(
         meter_fallback_reason=meter.fallback_reason,
         notes=opts.notes,
     )
-    try:
-        record = run_benchmark(req, step, progress)
-    finally:
-        engine.close()
+    record = run_benchmark(req, step, progress, on_engine)
     return record, save_record(record, opts.out)
 
 

@@ -16,10 +16,25 @@ import numpy as np
 
 from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload
 from ecoscore.benchmarks.errors import WorkloadError
-from ecoscore.record import BatchConsistency, DeviceRef, Quality, RunRecord, RunSettings
-from ecoscore.runners.engines.base import Engine, EngineError, LoadHints
-from ecoscore.runners.interference import InterferenceProbe
-from ecoscore.runners.loop import ScenarioSettings, measure_idle, measure_scenario
+from ecoscore.record import (
+    BatchConsistency,
+    DeviceRef,
+    IdleBaseline,
+    IdleLevels,
+    Quality,
+    RunRecord,
+    RunSettings,
+)
+from ecoscore.runners.engines.base import Engine, EngineConfig, EngineError, LoadHints
+from ecoscore.runners.interference import InterferenceProbe, other_gpu_processes
+from ecoscore.runners.loop import (
+    IdleModel,
+    RawScenario,
+    ScenarioSettings,
+    measure_device_idle,
+    measure_idle_at,
+    measure_windows,
+)
 from ecoscore.runners.meters.base import Meter
 from ecoscore.runners.model_files import inspect_model
 from ecoscore.runners.provenance import make_provenance, utc_now
@@ -41,7 +56,7 @@ class RunRequest:
     model_path: Path
     model_name: str
     model_role: str  # reference | baseline | user
-    engine: Engine
+    engine_config: EngineConfig
     meter: Meter
     device: DeviceRef
     quick: bool = False
@@ -195,55 +210,105 @@ def scenario_settings(
     }
 
 
+def device_idle(req: RunRequest) -> IdleBaseline:
+    """The device's idle before the engine touches it. On a GPU the other compute
+    processes NVML lists are recorded (this process has no context yet)."""
+    d = QUICK if req.quick else req.workload.info.scenarios
+    span = d.idle_s if req.quick else max(d.device_idle_span_s, req.meter.min_window_s())
+    limit = span * 2 if req.quick else max(d.device_idle_max_s, 2 * span)
+    details: dict[str, object] = {}
+    device = req.engine_config.device
+    if device.startswith("cuda"):
+        index = int(device.partition(":")[2] or 0)
+        details["other_gpu_processes"] = other_gpu_processes(index)
+    return measure_device_idle(req.meter, span, limit, details)
+
+
 def run_benchmark(
-    req: RunRequest, step: Step | None = None, progress: Progress | None = None
+    req: RunRequest,
+    step: Step | None = None,
+    progress: Progress | None = None,
+    on_engine: Callable[[Engine], None] | None = None,
 ) -> RunRecord:
+    """Measure the device idle, build and load the engine, compute the quality, measure
+    the ready idle, every scenario's windows, the ready idle again, and assemble the record."""
     say = step or (lambda _msg: None)
     started = utc_now()
     wl = req.workload
     info = wl.info
     model = inspect_model(req.model_path)
-    say("loading model")
-    req.engine.load(req.model_path, load_hints(wl))
-    check_input(req.engine, wl, req.model_path)
     eval_sha = wl.eval_data_sha256()
     split = wl.eval_split()
     settings = scenario_settings(info.scenarios, req.quick, req.repeats)
-
-    say("quality on the evaluation set")
-    offline_batch = info.scenarios.offline_batch_size if "offline" in req.scenarios else 1
-    quality_value, consistency = evaluate_quality(req.engine, wl, split.x, split.y, offline_batch)
-    eng_info = req.engine.info()
-
-    say("idle baseline")
     d = QUICK if req.quick else info.scenarios
-    idle = measure_idle(req.meter, max(d.idle_s, 0.0 if req.quick else req.meter.min_window_s()))
+    idle_s = max(d.idle_s, 0.0 if req.quick else req.meter.min_window_s())
 
-    device = eng_info.device
-    probe = InterferenceProbe(
-        int(device.partition(":")[2] or 0) if device.startswith("cuda") else None
-    )
-    results = []
-    for name in req.scenarios:
-        s = settings[name]
-        say(f"{name} (batch {s.batch_size})")
-        batches = _batches(req.engine, split.x, s.batch_size)
-        results.append(
-            measure_scenario(req.engine, req.meter, batches, s, idle.power_w, progress, probe)
+    say("device idle (before the engine touches the device)")
+    device = device_idle(req)
+    engine = req.engine_config.build()
+    if on_engine is not None:
+        on_engine(engine)
+    try:
+        say("loading model")
+        engine.load(req.model_path, load_hints(wl))
+        check_input(engine, wl, req.model_path)
+
+        say("quality on the evaluation set")
+        offline_batch = info.scenarios.offline_batch_size if "offline" in req.scenarios else 1
+        quality_value, consistency = evaluate_quality(engine, wl, split.x, split.y, offline_batch)
+        eng_info = engine.info()
+
+        say("ready idle (model loaded)")
+        before = measure_idle_at(req.meter, idle_s)
+        where = eng_info.device
+        probe = InterferenceProbe(
+            int(where.partition(":")[2] or 0) if where.startswith("cuda") else None
         )
+        raws = []
+        for name in req.scenarios:
+            s = settings[name]
+            say(f"{name} (batch {s.batch_size})")
+            batches = _batches(engine, split.x, s.batch_size)
+            raws.append(measure_windows(engine, req.meter, batches, s, progress, probe))
+        say("ready idle (after the windows)")
+        after = measure_idle_at(req.meter, idle_s)
+        config = engine.config.model_dump(mode="json")
+        params = (
+            model.parameter_count if model.parameter_count is not None else (engine.parameter_count)
+        )
+    finally:
+        engine.close()
 
-    params = (
-        model.parameter_count if model.parameter_count is not None else (req.engine.parameter_count)
+    idle = IdleModel(
+        ready_before=before.baseline.power_w,
+        t_before=before.t_mid,
+        ready_after=after.baseline.power_w if after.baseline.valid else None,
+        t_after=after.t_mid,
+        device=device.power_w if device.valid else None,
     )
+    drift = after.baseline.power_w - before.baseline.power_w
+    scenarios = [
+        raw.result(idle, incremental_resolution_j=_resolution(raw, before.baseline.power_w))
+        for raw in raws
+    ]
     record = RunRecord(
         workload=workload_ref(wl, eval_sha, len(split)),
         model=model_ref(model, req.model_name, req.model_role, params),
-        engine=engine_ref(eng_info, req.engine.config.model_dump(mode="json")),
+        engine=engine_ref(eng_info, config),
         device=req.device,
         meter=meter_ref(req.meter, req.meter_requested, req.meter_fallback_reason),
         assurance=claimed_assurance(req.meter, quality_by_caller=False),
-        idle=idle,
-        scenarios=results,
+        idle=before.baseline,
+        idle_levels=IdleLevels(
+            device=device,
+            ready=before.baseline,
+            ready_after=after.baseline.model_copy(
+                update={
+                    "details": {"drift_w": drift, "seconds_after_ready": after.t_mid - before.t_mid}
+                }
+            ),
+        ),
+        scenarios=scenarios,
         quality=Quality(
             metric=info.metric,
             value=quality_value,
@@ -258,3 +323,11 @@ def run_benchmark(
         provenance=make_provenance(started, {"run": RUN_SEED, "workload": info.seed}, req.notes),
     )
     return record.with_id()
+
+
+def _resolution(raw: RawScenario, ready_w: float) -> float | None:
+    """Energy of one sensor update at the ready idle power, per inference of a window."""
+    if raw.sensor_period_s is None or not raw.windows:
+        return None
+    inferences = float(np.median([w.queries * w.batch for w in raw.windows]))
+    return ready_w * raw.sensor_period_s / inferences

@@ -48,19 +48,96 @@ def effective_duration(meter: Meter, settings: ScenarioSettings) -> float:
     return max(settings.min_duration_s, need)
 
 
+@dataclass(frozen=True)
+class IdleReading:
+    """An idle window and the clock time of its middle (for interpolating the drift)."""
+
+    baseline: IdleBaseline
+    t_mid: float
+
+
 def measure_idle(meter: Meter, duration_s: float) -> IdleBaseline:
-    """The boundary's idle power, measured before the run with nothing running."""
+    """The boundary's power over ``duration_s`` with nothing of ours running."""
+    return measure_idle_at(meter, duration_s).baseline
+
+
+def measure_idle_at(meter: Meter, duration_s: float) -> IdleReading:
+    t0 = time.perf_counter()
     meter.begin_window()
     time.sleep(duration_s)
     r = meter.end_window()
+    t1 = time.perf_counter()
     power = r.energy_j / r.duration_s if r.valid and r.duration_s > 0 else 0.0
-    return IdleBaseline(
+    baseline = IdleBaseline(
         power_w=power,
         energy_j=r.energy_j,
         duration_s=r.duration_s,
         valid=r.valid,
         invalid_reason=r.invalid_reason,
+        sensor_updates=r.sensor_updates,
     )
+    return IdleReading(baseline, (t0 + t1) / 2)
+
+
+#: The device idle has settled when two consecutive spans agree within this share.
+SETTLED_REL = 0.01
+
+
+def measure_device_idle(
+    meter: Meter, span_s: float, max_s: float, details: dict[str, object] | None = None
+) -> IdleBaseline:
+    """The device's idle power before the engine touches it: consecutive spans of
+    ``span_s`` until two agree within 1 % (the power has settled) or ``max_s`` is spent.
+    The last span is the figure; the details say whether it settled, and every span."""
+    spans: list[IdleBaseline] = []
+    settled = False
+    while True:
+        spans.append(measure_idle(meter, span_s))
+        last = spans[-1]
+        if not last.valid:
+            break
+        if len(spans) >= 2 and spans[-2].valid:
+            prev = spans[-2].power_w
+            if prev > 0 and abs(last.power_w - prev) <= SETTLED_REL * prev:
+                settled = True
+                break
+        if sum(s.duration_s for s in spans) + span_s > max_s:
+            break
+    last = spans[-1]
+    return last.model_copy(
+        update={
+            "details": {
+                **(details or {}),
+                "settled": settled,
+                "settled_within_rel": SETTLED_REL,
+                "span_s": span_s,
+                "spans_power_w": [round(s.power_w, 6) for s in spans],
+            }
+        }
+    )
+
+
+@dataclass(frozen=True)
+class IdleModel:
+    """The idle levels a window's energy is taken above: the device idle (constant) and
+    the ready idle, interpolated in time between the idle windows before and after the
+    measured windows (constant when there is no window after)."""
+
+    ready_before: float
+    t_before: float = 0.0
+    ready_after: float | None = None
+    t_after: float = 0.0
+    device: float | None = None
+
+    @classmethod
+    def constant(cls, ready_w: float) -> IdleModel:
+        return cls(ready_before=ready_w)
+
+    def ready_at(self, t: float) -> float:
+        if self.ready_after is None or self.t_after <= self.t_before:
+            return self.ready_before
+        f = min(max((t - self.t_before) / (self.t_after - self.t_before), 0.0), 1.0)
+        return self.ready_before + f * (self.ready_after - self.ready_before)
 
 
 def _warmup(engine: Engine, batches: list, seconds: float) -> None:
@@ -121,31 +198,98 @@ def _offline_window(engine: Engine, batches: list, min_ns: int, min_queries: int
     return i
 
 
-def _window(
-    r: WindowReading,
-    idle_w: float,
-    queries: int,
-    batch: int,
-    span_unix: tuple[float, float],
-    seen: dict[str, object] | None = None,
-) -> Window:
-    """A record window; ``span_unix`` is its wall-clock span, for aligning external logs."""
-    return Window(
-        energy_j=r.energy_j,
-        net_energy_j=r.energy_j - idle_w * r.duration_s,
-        duration_s=r.duration_s,
-        queries=queries,
-        inferences=queries * batch,
-        sensor_updates=r.sensor_updates,
-        valid=r.valid,
-        invalid_reason=r.invalid_reason,
-        details={
-            **r.details,
-            **(seen or {}),
-            "t0_unix": round(span_unix[0], 6),
-            "t1_unix": round(span_unix[1], 6),
-        },
-    )
+@dataclass
+class RawWindow:
+    """A measured window before the idle levels are known (they are measured after)."""
+
+    reading: WindowReading
+    queries: int
+    batch: int
+    span_unix: tuple[float, float]
+    t_mid: float
+    seen: dict[str, object]
+
+    def window(self, idle: IdleModel) -> Window:
+        r = self.reading
+        ready_w = idle.ready_at(self.t_mid)
+        return Window(
+            energy_j=r.energy_j,
+            net_energy_j=r.energy_j - ready_w * r.duration_s,
+            duration_s=r.duration_s,
+            queries=self.queries,
+            inferences=self.queries * self.batch,
+            sensor_updates=r.sensor_updates,
+            valid=r.valid,
+            invalid_reason=r.invalid_reason,
+            details={
+                **r.details,
+                **self.seen,
+                "t0_unix": round(self.span_unix[0], 6),
+                "t1_unix": round(self.span_unix[1], 6),
+            },
+            ready_idle_w=ready_w,
+            attributable_energy_j=(
+                r.energy_j - idle.device * r.duration_s if idle.device is not None else None
+            ),
+        )
+
+
+@dataclass
+class RawScenario:
+    settings: ScenarioSettings
+    duration: float
+    windows: list[RawWindow]
+    latencies: list[np.ndarray]
+    sensor_period_s: float | None = None
+
+    def result(self, idle: IdleModel, **extra: object) -> ScenarioResult:
+        windows = [w.window(idle) for w in self.windows]
+        return summarise(self.settings, self.duration, windows, self.latencies, **extra)
+
+
+def measure_windows(
+    engine: Engine,
+    meter: Meter,
+    batches: list,
+    settings: ScenarioSettings,
+    progress: Progress | None = None,
+    probe: InterferenceProbe | None = None,
+) -> RawScenario:
+    """Warm up, then measure ``settings.repeats`` windows of the scenario. Progress is
+    reported between windows only."""
+    single = settings.name == "single_stream"
+    sync = engine.needs_sync
+    duration = effective_duration(meter, settings)
+    min_ns = int(duration * 1e9)
+    _warmup(engine, batches, settings.warmup_s)
+    windows: list[RawWindow] = []
+    all_lat: list[np.ndarray] = []
+    for rep in range(settings.repeats):
+        engine.synchronize()
+        if probe:
+            probe.begin()
+        meter.begin_window()
+        t0 = time.perf_counter()
+        t0_unix = time.time()
+        if single:
+            lat, queries = _single_stream_window(
+                engine, batches, min_ns, settings.min_queries, sync
+            )
+            all_lat.append(lat)
+        else:
+            queries = _offline_window(engine, batches, min_ns, settings.min_queries)
+        t1_unix = time.time()
+        t1 = time.perf_counter()
+        reading = meter.end_window()
+        seen = probe.end() if probe else {}
+        windows.append(
+            RawWindow(
+                reading, queries, settings.batch_size, (t0_unix, t1_unix), (t0 + t1) / 2, seen
+            )
+        )
+        if progress:
+            progress(rep + 1, settings.repeats)
+    return RawScenario(settings, duration, windows, all_lat, meter.info.sampling_period_s)
 
 
 def measure_scenario(
@@ -157,36 +301,9 @@ def measure_scenario(
     progress: Progress | None = None,
     probe: InterferenceProbe | None = None,
 ) -> ScenarioResult:
-    """Warm up, then measure ``settings.repeats`` windows of the scenario."""
-    single = settings.name == "single_stream"
-    sync = engine.needs_sync
-    duration = effective_duration(meter, settings)
-    min_ns = int(duration * 1e9)
-    _warmup(engine, batches, settings.warmup_s)
-    windows: list[Window] = []
-    all_lat: list[np.ndarray] = []
-    for rep in range(settings.repeats):
-        engine.synchronize()
-        if probe:
-            probe.begin()
-        meter.begin_window()
-        t0_unix = time.time()
-        if single:
-            lat, queries = _single_stream_window(
-                engine, batches, min_ns, settings.min_queries, sync
-            )
-            all_lat.append(lat)
-        else:
-            queries = _offline_window(engine, batches, min_ns, settings.min_queries)
-        t1_unix = time.time()
-        reading = meter.end_window()
-        seen = probe.end() if probe else {}
-        windows.append(
-            _window(reading, idle_power_w, queries, settings.batch_size, (t0_unix, t1_unix), seen)
-        )
-        if progress:
-            progress(rep + 1, settings.repeats)
-    return summarise(settings, duration, windows, all_lat)
+    """Warm up, then measure the scenario's windows, with a constant ready idle."""
+    raw = measure_windows(engine, meter, batches, settings, progress, probe)
+    return raw.result(IdleModel.constant(idle_power_w))
 
 
 def summarise(
@@ -194,15 +311,20 @@ def summarise(
     duration: float,
     windows: list[Window],
     latencies: list[np.ndarray],
+    **extra: object,
 ) -> ScenarioResult:
     valid = [w for w in windows if w.valid]
     all_valid = len(valid) == len(windows)
     throughput = median_stat([w.inferences / w.duration_s for w in windows])
-    epi = net = power = None
+    epi = net = power = attributable = None
     if valid:
         epi = median_stat([w.energy_j / w.inferences for w in valid])
         net = median_stat([w.net_energy_j / w.inferences for w in valid])
         power = median_stat([w.energy_j / w.duration_s for w in valid])
+        if all(w.attributable_energy_j is not None for w in valid):
+            attributable = median_stat(
+                [w.attributable_energy_j / w.inferences for w in valid]  # type: ignore[operator]
+            )
     latency = latency_summary(np.concatenate(latencies)) if latencies else None
     return ScenarioResult(
         name=settings.name,  # type: ignore[arg-type]
@@ -217,4 +339,6 @@ def summarise(
         power_w=power,
         throughput_per_s=throughput,
         latency=latency,
+        attributable_energy_per_inference_j=attributable,
+        **extra,  # type: ignore[arg-type]
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 from ecoscore.benchmarks.registry import get_workload
 from ecoscore.record import RunRecord
 from ecoscore.runners.benchmark import RunRequest, run_benchmark
-from ecoscore.runners.engines.registry import make_engine
+from ecoscore.runners.engines.registry import engine_config
 from ecoscore.runners.host import describe_device
 from ecoscore.runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
 from tests.onnx_models import linear_classifier
@@ -20,7 +20,7 @@ def quick_record(tmp: Path, repeats: int = 2) -> RunRecord:
         model_path=model,
         model_name="linear-random",
         model_role="user",
-        engine=make_engine("onnxruntime", threads=1),
+        engine_config=engine_config("onnxruntime", threads=1),
         meter=CodeCarbonCpuEstimate(),
         device=describe_device(),
         quick=True,

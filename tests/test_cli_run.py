@@ -69,16 +69,17 @@ def test_user_onnx_model_without_sensor_is_estimated(tmp_path, no_sensors):
 def test_rapl_meter_measures_fake_10_watt_package(tmp_path, monkeypatch):
     root = tmp_path / "sysroot"
     paths = make_powercap(
-        root, [RaplZone("intel-rapl:0", "package-0", max_energy_range_uj=60_000_000)]
+        root, [RaplZone("intel-rapl:0", "package-0", max_energy_range_uj=600_000_000)]
     )
     (root / "proc").mkdir()
     (root / "proc" / "stat").symlink_to("/proc/stat")
     monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(root))
     model = linear_classifier(tmp_path / "m.onnx")
     out = tmp_path / "out"
-    # a 60 J range starting 25 J below the top: at 10 W it wraps 2.5 s into the run. The
+    # a 600 J range (wrap-safe for 0.6 s at 1 kW) starting 25 J below the top: at 10 W it
+    # wraps 2.5 s into the run. The
     # counter advances with the meters' clock: the 10 W holds however busy this machine is.
-    writer = ClockedCounters().add(paths["intel-rapl:0"], 10.0, 60_000_000, start_uj=35_000_000)
+    writer = ClockedCounters().add(paths["intel-rapl:0"], 10.0, 600_000_000, start_uj=575_000_000)
     writer.install(monkeypatch)
     res = run_cli(
         "--workload",

@@ -58,14 +58,12 @@ def reproduce(
         requested = f"{mc.meter} (from the record)"
     if fallback:
         warn(f"meter: {fallback}")
-    engine = config.build()
     m.start()
     try:
         new, report = replicate(
-            original, model_path, engine, m, describe_device(config.device), requested
+            original, model_path, config, m, describe_device(config.device), requested
         )
     finally:
-        engine.close()
         m.close()
     path = save_record(new, out)
     for line in report.lines():

@@ -18,7 +18,7 @@ from ecoscore.benchmarks.base import Workload
 from ecoscore.errors import InputError
 from ecoscore.grading.uncertainty import repeats_log_sigma
 from ecoscore.record import DeviceRef, RunRecord, Stat
-from ecoscore.runners.engines.base import Engine, EngineConfig
+from ecoscore.runners.engines.base import EngineConfig
 from ecoscore.runners.meters.base import Meter, MeterConfig
 
 
@@ -298,7 +298,7 @@ def as_replication(original: RunRecord, new: RunRecord) -> tuple[RunRecord, Repl
 def replicate(
     original: RunRecord,
     model_path: Path,
-    engine: Engine,
+    engine: EngineConfig,
     meter: Meter,
     device: DeviceRef,
     meter_requested: str | None = None,
@@ -322,7 +322,7 @@ def replicate(
         model_path=model_path,
         model_name=original.model.name,
         model_role=original.model.role,
-        engine=engine,
+        engine_config=engine,
         meter=meter,
         device=device,
         quick=original.run.quick,
