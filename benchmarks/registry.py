@@ -27,6 +27,21 @@ def workload_names(user_data: bool = False) -> list[str]:
     return list(_WORKLOADS) + (list(_USER_DATA_WORKLOADS) if user_data else [])
 
 
+def workload_class(name: str) -> type[Workload]:
+    """The class of a bundled or user-data workload (nothing is read)."""
+    target = _WORKLOADS.get(name) or _USER_DATA_WORKLOADS.get(name)
+    if target is None:
+        known = ", ".join(workload_names(user_data=True))
+        raise WorkloadError(f"unknown workload {name!r}; known workloads: {known}")
+    module_name, cls_name = target.split(":")
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+def needs_data(name: str) -> bool:
+    """Whether a workload reads a data set the user has (``--data PATH``)."""
+    return name in _USER_DATA_WORKLOADS
+
+
 def get_workload(name: str, data: Path | None = None) -> Workload:
     """A bundled workload by name, or a user-data workload reading ``data``."""
     if name in _WORKLOADS:

@@ -16,6 +16,8 @@ import numpy as np
 
 from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload
 from ecoscore.benchmarks.errors import WorkloadError
+from ecoscore.benchmarks.metrics import passes_gate
+from ecoscore.errors import EcoscoreError
 from ecoscore.record import DeviceRef, Quality, RunRecord, RunSettings
 from ecoscore.runners.engines.base import Engine, EngineError, LoadHints
 from ecoscore.runners.interference import InterferenceProbe
@@ -87,7 +89,20 @@ def load_hints(workload: Workload) -> LoadHints:
 def compute_quality(
     engine: Engine, workload: Workload, x: np.ndarray, y: np.ndarray, batch_size: int
 ) -> float:
-    outs = [engine.run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    outs = []
+    for i in range(0, len(x), batch_size):
+        batch = x[i : i + batch_size]
+        try:
+            outs.append(engine.run(batch))
+        except EcoscoreError:
+            raise
+        except Exception as e:  # the engine's library raises its own types
+            raise EngineError(
+                f"the model fails on a batch of {len(batch)} input(s) of shape "
+                f"{tuple(batch.shape)}: {' '.join(str(e).split())[:300]}; a model must take any "
+                "batch size: export it with a dynamic batch dimension (README, 'Build a model "
+                "for a workload')"
+            ) from None
     try:
         return workload.score(np.concatenate(outs), y)
     except WorkloadError as e:
@@ -185,7 +200,7 @@ def run_benchmark(
             metric=info.metric,
             value=quality_value,
             gate=info.quality_gate,
-            passed=quality_value >= info.quality_gate,
+            passed=passes_gate(info.metric, quality_value, info.quality_gate),
             samples=len(split),
             batch_size=info.scenarios.offline_batch_size,
         ),

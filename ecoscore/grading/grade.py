@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecoscore.benchmarks.metrics import gate_relation, passes_gate
 from ecoscore.grading.scale import Scale
 from ecoscore.grading.uncertainty import (
     class_probabilities,
@@ -77,11 +78,12 @@ class Grade:
 
 
 def quality_gate_reason(record: RunRecord) -> str | None:
-    """``not eligible: accuracy 0.41 < gate 0.95`` when the quality misses the gate."""
-    value, gate = record.quality.value, record.workload.quality_gate
-    if value >= gate:
+    """``not eligible: accuracy 0.41 < gate 0.95`` when the quality misses the gate (for RMSE,
+    a maximum: ``rmse 3.2 > gate 2.5``)."""
+    metric, value, gate = record.quality.metric, record.quality.value, record.workload.quality_gate
+    if passes_gate(metric, value, gate):
         return None
-    return f"not eligible: {record.quality.metric} {value:.4g} < gate {gate:.4g}"
+    return f"not eligible: {metric} {value:.4g} {gate_relation(metric, False)} gate {gate:.4g}"
 
 
 def grade_record(record: RunRecord, scale: Scale) -> Grade:

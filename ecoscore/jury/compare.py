@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ecoscore.benchmarks.metrics import passes_gate
 from ecoscore.grading.grade import Grade, grade_record
 from ecoscore.grading.scale import CLASSES, Scale
 from ecoscore.jury.replicate import ReplicationReport, compare_runs
@@ -303,7 +304,7 @@ def _record_flags(r: Row) -> list[str]:
         flags.append("estimated-energy")
     if rec.run.quick:
         flags.append("quick-run")
-    if rec.quality.value < rec.workload.quality_gate:
+    if not passes_gate(rec.quality.metric, rec.quality.value, rec.workload.quality_gate):
         flags.append("below-gate")
     elif r.grade is not None and r.grade.letter is None and r.trusted_content:
         flags.append("no-grade")

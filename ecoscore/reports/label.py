@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ecoscore.benchmarks.metrics import gate_relation, passes_gate
 from ecoscore.errors import UsageError
 from ecoscore.files import write_atomic
 from ecoscore.grading.grade import Grade
@@ -119,7 +120,9 @@ def draw_label(
         if carbon
         else "unknown"
     )
-    gate_sign = "≥" if grade.quality_value >= grade.quality_gate else "<"
+    passed = passes_gate(grade.quality_metric, grade.quality_value, grade.quality_gate)
+    relation = gate_relation(grade.quality_metric, passed)
+    gate_sign = {">=": "≥", "<=": "≤"}.get(relation, relation)
     p90 = indicators.latency_p90_ms
     emb = indicators.embodied
     embodied = (
