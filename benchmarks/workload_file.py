@@ -316,6 +316,21 @@ def parse_workload_file(path: Path) -> tuple[WorkloadFile | None, list[str]]:
         doc = read_toml(path, WorkloadFileError, "workload file")
     except WorkloadFileError as e:
         return None, [str(e).removeprefix(f"{path}: ")]
+    return parse_workload_doc(doc)
+
+
+def parse_workload_bytes(data: bytes) -> tuple[WorkloadFile | None, list[str]]:
+    """As :func:`parse_workload_file`, for a file's bytes (e.g. a bundle member)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        return None, [f"malformed TOML: {e}"]
+    return parse_workload_doc(doc)
+
+
+def parse_workload_doc(doc: Any) -> tuple[WorkloadFile | None, list[str]]:
     try:
         wf = WorkloadFile.model_validate(doc)
     except ValidationError as e:
@@ -473,27 +488,34 @@ class FileWorkload(Workload):
 def check_record_against_file(record: RunRecord, path: Path) -> list[str]:
     """What does not match between a record and the workload file it claims to have run:
     the file's bytes (SHA-256), its name, version, definition (SHA-256 of the validated
-    content), task, metric and gate. An empty list: the record ran this file."""
+    content), task, metric, gate and pinned evaluation data. An empty list: the record ran
+    this file."""
     path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return [f"{path}: cannot read the workload file: {e.strerror or e}"]
+    return check_record_against_bytes(record, data, str(path))
+
+
+def check_record_against_bytes(record: RunRecord, data: bytes, source: str) -> list[str]:
+    """:func:`check_record_against_file` for a file's bytes; ``source`` names it."""
     w = record.workload
-    problems: list[str] = []
     if w.definition_file_sha256 is None:
         return [
             f"record {record.record_id[:12]} was not made from a workload file "
             f"({w.name} {w.version} is defined in Python)"
         ]
-    try:
-        sha = file_sha256(path)
-    except OSError as e:
-        return [f"{path}: cannot read the workload file: {e.strerror or e}"]
+    problems: list[str] = []
+    sha = hashlib.sha256(data).hexdigest()
     if sha != w.definition_file_sha256:
         problems.append(
-            f"{path}: file sha256 {sha[:12]} differs from the record's "
+            f"{source}: file sha256 {sha[:12]} differs from the record's "
             f"{w.definition_file_sha256[:12]} (not the file the run used)"
         )
-    wf, file_problems = parse_workload_file(path)
+    wf, file_problems = parse_workload_bytes(data)
     if wf is None or file_problems:
-        return problems + [f"{path}: {p}" for p in file_problems]
+        return problems + [f"{source}: {p}" for p in file_problems]
     info = info_of(wf)
     for what, have, want in (
         ("name", w.name, info.name),
@@ -504,11 +526,11 @@ def check_record_against_file(record: RunRecord, path: Path) -> list[str]:
         ("quality_gate", w.quality_gate, info.quality_gate),
     ):
         if have != want:
-            problems.append(f"workload.{what}: the record says {have!r}, {path} gives {want!r}")
+            problems.append(f"workload.{what}: the record says {have!r}, {source} gives {want!r}")
     if info.eval_sha256 and w.eval_data_sha256 != info.eval_sha256:
         problems.append(
             f"workload.eval_data_sha256: the record's evaluation data "
-            f"{w.eval_data_sha256[:12]} is not the data {path} pins ({info.eval_sha256[:12]})"
+            f"{w.eval_data_sha256[:12]} is not the data {source} pins ({info.eval_sha256[:12]})"
         )
     return problems
 

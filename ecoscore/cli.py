@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "ecoscore.commands.run",
     "ecoscore.commands.meters",
     "ecoscore.commands.score",
+    "ecoscore.commands.scale",
     "ecoscore.commands.label",
     "ecoscore.commands.compare",
     "ecoscore.commands.verify",

@@ -20,6 +20,10 @@ def bundle(
     ] = None,
     scale: Annotated[str | None, typer.Option(help="Scale version for the labels.")] = None,
     labels: Annotated[bool, typer.Option(help="Include an SVG label per record.")] = True,
+    workload_file: Annotated[
+        list[Path] | None,
+        typer.Option(help="The workload file records were run from (repeatable)."),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Pack records (checked first), labels and the environment into a submission bundle."""
@@ -35,7 +39,7 @@ def bundle(
         def drawer(rec):  # noqa: ANN001, ANN202
             return label_svg(rec, scale)
 
-    path = write_bundle(records, out, applicant, category, drawer)
+    path = write_bundle(records, out, applicant, category, drawer, list(workload_file or []))
     print(f"wrote {path}: {len(records)} record(s)")
 
 

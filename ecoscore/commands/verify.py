@@ -19,6 +19,10 @@ def verify(
         Path | None,
         typer.Option(help="Trusted-keys TOML ([[keys]] name, public_key_b64)."),
     ] = None,
+    workload_file: Annotated[
+        list[Path] | None,
+        typer.Option(help="Workload file(s) to check records run from a file against."),
+    ] = None,
     require_signature: Annotated[
         bool | None,
         typer.Option(
@@ -27,16 +31,19 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Check records: schema, integrity (record_id), signature and quality gate."""
+    """Check records: schema, integrity (record_id), signature, quality gate, and for a
+    record run from a workload file, that file (given, or inside the bundle)."""
     from ecoscore.jury.compare import iter_entries
     from ecoscore.jury.trust import load_trusted_keys
     from ecoscore.jury.verify import exit_code, verify_entry
+    from ecoscore.jury.workload_files import WorkloadFiles, verify_workload_file
 
     trusted = load_trusted_keys(trusted_keys) if trusted_keys is not None else None
     required = require_signature if require_signature is not None else trusted is not None
     results = []
+    files = WorkloadFiles(workload_file)
     for entry in iter_entries(records):
-        result = verify_entry(entry, trusted, required)
+        result = verify_workload_file(verify_entry(entry, trusted, required), entry, files)
         print(result.line(), flush=True)
         results.append(result)
     passed = sum(r.ok for r in results)

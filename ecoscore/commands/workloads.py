@@ -100,9 +100,7 @@ def list_workloads(
 
 
 def export_train(
-    name: Annotated[
-        str, typer.Argument(help="A workload's name, or a workload file (.toml).")
-    ],
+    name: Annotated[str, typer.Argument(help="A workload's name, or a workload file (.toml).")],
     out: Annotated[Path, typer.Argument(help="Folder to write train.npz, train.json, README.txt.")],
     data: Annotated[
         Path | None,

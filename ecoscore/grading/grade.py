@@ -5,7 +5,9 @@ Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
 2. the quality reaches the workload's gate (else: not eligible, no grade);
 3. the single-stream scenario has a valid energy per inference;
 4. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
-An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable.
+An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable;
+nor is a grade on a scale built on ESTIMATED records. A scale that pins a workload
+definition (a call's scale) grades only records of that definition.
 """
 
 from __future__ import annotations
@@ -112,6 +114,15 @@ def grade_record(record: RunRecord, scale: Scale) -> Grade:
             f"no grade: scale {scale.version} has no thresholds for workload "
             f"{record.workload.name!r} (it grades: {known})"
         )
+    elif (
+        workload_scale.definition_sha256 is not None
+        and workload_scale.definition_sha256 != record.workload.definition_sha256
+    ):
+        reason = (
+            f"no grade: scale {scale.version} is for the {record.workload.name} definition "
+            f"{workload_scale.definition_sha256[:12]}, the record ran "
+            f"{record.workload.definition_sha256[:12]}"
+        )
     else:
         reason = quality_gate_reason(record) or energy_reason
 
@@ -140,6 +151,8 @@ def grade_record(record: RunRecord, scale: Scale) -> Grade:
         blockers.append("energy is ESTIMATED, not measured")
     if record.run.quick:
         blockers.append("quick (smoke) run")
+    if scale.built_on_estimates:
+        blockers.append(f"scale {scale.version} is built on ESTIMATED records")
     return Grade(
         record_id=record.record_id,
         workload=record.workload.name,
