@@ -491,6 +491,8 @@ def check_record_against_file(record: RunRecord, path: Path) -> list[str]:
     content), task, metric, gate and pinned evaluation data. An empty list: the record ran
     this file."""
     path = Path(path)
+    if record.workload.definition_file_sha256 is None:
+        return check_record_against_bytes(record, b"", str(path))
     try:
         data = path.read_bytes()
     except OSError as e:
