@@ -437,3 +437,28 @@ def test_records_of_python_workloads_keep_their_shape_and_hash() -> None:
 
         again = load_record(f)
         assert again.content_sha256() == again.record_id == json.loads(f.read_text())["record_id"]
+
+
+def test_a_bundle_carries_the_workload_file_of_its_records(tmp_path: Path) -> None:
+    from ecoscore.jury.bundle import BundleError, read_bundle, write_bundle
+    from ecoscore.record import save_record
+
+    data = write_image_folder(tmp_path / "data", (4, 2))
+    path = _file(tmp_path, IMAGE_FILE)
+    rec = _record_for(FileWorkload(path, data))
+    saved = save_record(rec, tmp_path / "results")
+    with pytest.raises(
+        BundleError, match=r"ran the workload file workload\.toml .*--workload-file"
+    ):
+        write_bundle([saved], tmp_path / "b.zip")
+    other = _file(tmp_path, _variant(IMAGE_FILE, "gate = 0.9", "gate = 0.8"), "other.toml")
+    with pytest.raises(BundleError):
+        write_bundle([saved], tmp_path / "b.zip", workload_files=[other])
+    write_bundle([saved], tmp_path / "b.zip", workload_files=[other, path])
+    bundle = read_bundle(tmp_path / "b.zip")
+    assert bundle.workload_file(rec.workload.definition_file_sha256 or "") == path.read_bytes()
+    assert sorted(bundle.members) == [
+        "environment.json",
+        f"records/{rec.record_id}.json",
+        f"workloads/{rec.workload.definition_file_sha256}.toml",
+    ]
