@@ -31,8 +31,7 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Check records: schema, integrity (record_id), signature, quality gate, and for a
-    record run from a workload file, that file (given, or inside the bundle)."""
+    """Check records: schema, integrity, signature, quality gate, and their workload file."""
     from ecoscore.jury.compare import iter_entries
     from ecoscore.jury.trust import load_trusted_keys
     from ecoscore.jury.verify import exit_code, verify_entry

@@ -61,8 +61,7 @@ def example(
     name: Annotated[str, typer.Argument(help="The example's name: defect-scratch.")],
     out: Annotated[Path, typer.Argument(help="Folder to write it in.")],
 ) -> None:
-    """Write an example task: its workload file, reference and baseline models, and its data
-    (generated here, checked against the file's checksum)."""
+    """Write an example task: its workload file, models and generated data."""
     from ecoscore.benchmarks.examples import write_example
 
     for path in write_example(name, out):

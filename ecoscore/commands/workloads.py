@@ -63,8 +63,7 @@ def list_workloads(
         ),
     ] = False,
 ) -> None:
-    """List the workloads (bundled, and those that read a data set you have on disk) and
-    what a model for each must take and give."""
+    """List the workloads and what a model for each must take and give."""
     if ctx.invoked_subcommand is not None:
         return
     docs = _docs()
@@ -107,8 +106,7 @@ def export_train(
         typer.Option(help="The data set, for a workload file or a user-data workload."),
     ] = None,
 ) -> None:
-    """Write a workload's training split (never its evaluation split) as train.npz (x: the
-    model's input, already preprocessed; y: the labels) with a description."""
+    """Write a workload's training split (never its evaluation split) as train.npz."""
     from ecoscore.benchmarks.interface import export_train as export
     from ecoscore.benchmarks.registry import get_workload
     from ecoscore.benchmarks.workload_file import FileWorkload, looks_like_workload_file
