@@ -51,6 +51,7 @@ class Stage:
     sample_rate: int | None = None
     laid_out: bool = False  # a layout step has run
     cast: bool = False  # a dtype step has run
+    rank_known: bool = True  # False: even the number of axes is known only from the data
 
 
 @dataclass
@@ -170,10 +171,6 @@ def _image_list(batch: Batch) -> list[np.ndarray]:
     return batch.x
 
 
-def _geometry_done(stage: Stage, op: str) -> None:
-    _no_cast_before(stage, op)
-
-
 class Scale(_Step):
     """Multiply by ``factor`` (e.g. 1/255 for pixels), in float32."""
 
@@ -181,7 +178,7 @@ class Scale(_Step):
     factor: PositiveFloat
 
     def check(self, stage: Stage) -> Stage:
-        _geometry_done(stage, "scale")
+        _no_cast_before(stage, "scale")
         return stage
 
     def apply(self, batch: Batch) -> Batch:
@@ -201,7 +198,7 @@ class Normalise(_Step):
     std: list[PositiveFloat] = Field(min_length=1)
 
     def check(self, stage: Stage) -> Stage:
-        _geometry_done(stage, "normalise")
+        _no_cast_before(stage, "normalise")
         if len(self.mean) != len(self.std):
             raise StepError(
                 f"'normalise' has {len(self.mean)} mean(s) and {len(self.std)} std(s); give "
@@ -249,7 +246,7 @@ class Layout(_Step):
     to: Literal["NCHW", "NHWC", "flat"]
 
     def check(self, stage: Stage) -> Stage:
-        _geometry_done(stage, "layout")
+        _no_cast_before(stage, "layout")
         if stage.laid_out:
             raise StepError("'layout' is given twice")
         if stage.kind not in ("images", "spectrogram", "features"):

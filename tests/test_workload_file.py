@@ -327,6 +327,36 @@ gate_rationale = "Coin."
         FileWorkload(_file(tmp_path, too_big, "big.toml"), tmp_path).train_split()
 
 
+def test_npz_plain_arrays_of_any_rank(tmp_path: Path) -> None:
+    for name, n in (("train.npz", 12), ("eval.npz", 6)):
+        x = np.arange(n * 2 * 3 * 5, dtype=np.float32).reshape(n, 2, 3, 5)
+        np.savez(tmp_path / name, x=x, y=np.linspace(0.0, 1.0, n))
+    text = """
+schema_version = "1"
+[workload]
+name = "cubes"
+version = "1"
+task = "regression"
+description = "Cubes."
+[data]
+adapter = "npz"
+[split]
+rule = "given"
+[input]
+shape = [2, 3, 5]
+[metric]
+name = "rmse"
+gate = 0.1
+gate_rationale = "Tenth."
+"""
+    assert parse_workload_file(_file(tmp_path, text))[1] == []
+    wl = FileWorkload(_file(tmp_path, text), tmp_path)
+    assert wl.eval_split().x.shape == (6, 2, 3, 5) and wl.info.family == "tabular"
+    wrong = _variant(text, "shape = [2, 3, 5]", "shape = [30]")
+    with pytest.raises(DataFormatError, match=r"input.shape: .*\(2, 3, 5\), the file declares"):
+        FileWorkload(_file(tmp_path, wrong, "wrong.toml"), tmp_path)
+
+
 def test_wav_folder_with_log_mel_frames(tmp_path: Path) -> None:
     data = write_wav_folder(tmp_path / "wav")
     text = """

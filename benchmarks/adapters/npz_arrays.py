@@ -54,13 +54,15 @@ class NpzConfig(_Config):
         return self
 
     def start_stage(self) -> Stage:
+        """Before the data is read: the rank of a sample is known for features, images and
+        audio; for a plain array (``tensor``) not even that."""
         kind = self.x_kind or "tensor"
         shape: tuple[int | None, ...] = {
             "features": (None,),
             "images": (None, None, None),
             "audio": (None,),
         }.get(kind, (None,))
-        return Stage(kind, shape, sample_rate=self.sample_rate)
+        return Stage(kind, shape, sample_rate=self.sample_rate, rank_known=kind != "tensor")
 
 
 def _load(path: Path, config: NpzConfig) -> tuple[np.ndarray, np.ndarray]:
