@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecoscore.benchmarks.base import Split, TensorSpec, Workload, WorkloadInfo, array_sha256
+from ecoscore.benchmarks.base import (
+    ModelInterface,
+    Split,
+    TensorSpec,
+    Workload,
+    WorkloadInfo,
+    array_sha256,
+)
 from ecoscore.benchmarks.vibration import FAULT_TYPES, VibrationSet, generate_set
 
 FRAME = 1024
@@ -96,6 +103,16 @@ def _generated(split: str) -> VibrationSet:
 
 
 class AnomalyMachine(Workload):
+    model_interface = ModelInterface(
+        layout=f"features (batch, {N_FEATURES})",
+        preprocessing=(
+            "int16 vibration clips, 4 kHz, 2000 samples (0.5 s)",
+            f"ecoscore.benchmarks.anomaly_machine.features(clips): {N_FEATURES} log10 band "
+            "powers per clip (Welch spectrum, Hann frames of 1024, hop 128), float32",
+        ),
+        output="one float32 output of shape (batch,) or (batch, 1): an anomaly score per "
+        "clip, higher means more anomalous",
+    )
     info = WorkloadInfo(
         name="anomaly-machine",
         version="1.0",

@@ -7,6 +7,11 @@ Output conventions (what every model for a workload must produce):
 - task "classification": one output of shape (batch, num_classes): logits or probabilities.
 - task "anomaly": one output of shape (batch,) or (batch, 1): an anomaly score, higher means
   more anomalous (an autoencoder computes its reconstruction error inside the graph).
+- task "regression": one output of shape (batch,) or (batch, 1): the predicted value.
+
+What a third party needs to build a model (input name, shape, dtype, layout, preprocessing,
+classes, output, metric and gate) is given by :meth:`Workload.interface` and written out by
+:mod:`ecoscore.benchmarks.interface`.
 """
 
 from __future__ import annotations
@@ -15,15 +20,16 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from ecoscore.benchmarks.errors import DataChecksumError
 from ecoscore.benchmarks.metrics import compute_metric
 
-Task = Literal["classification", "anomaly"]
-Metric = Literal["accuracy", "macro_f1", "roc_auc"]
+Task = Literal["classification", "anomaly", "regression"]
+Metric = Literal["accuracy", "macro_f1", "roc_auc", "rmse"]
+Family = Literal["vision", "nlp", "anomaly", "audio", "tabular"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class TensorSpec:
     """One model input: its name, dtype and shape (None for the batch dimension)."""
 
     name: str
-    dtype: Literal["float32", "int64"]
+    dtype: Literal["float32", "float16", "int64", "uint8", "int8"]
     shape: tuple[int | None, ...]
 
 
@@ -100,7 +106,7 @@ class WorkloadInfo:
 
     name: str
     version: str
-    family: Literal["vision", "nlp", "anomaly"]
+    family: Family
     task: Task
     description: str
     metric: Metric
@@ -119,10 +125,59 @@ class WorkloadInfo:
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class ModelInterface:
+    """What a model for a workload takes and gives, in words a third party can act on.
+
+    ``layout`` names the input's axes (``NCHW``, ``NHWC``, ``features``...);
+    ``preprocessing`` lists, in order, what turns the raw data into the input;
+    ``output`` says what the model's one output must hold.
+    """
+
+    layout: str
+    preprocessing: tuple[str, ...]
+    output: str
+
+
+@dataclass(frozen=True)
+class DefinitionFile:
+    """A workload declared by a file: the file's name and SHA-256 (its bytes), and the
+    SHA-256 of the whole data set it read (every file of both splits)."""
+
+    name: str
+    sha256: str
+    data_sha256: str
+
+
+def default_output_text(info: WorkloadInfo) -> str:
+    """The output convention of the workload's task, in words."""
+    if info.task == "classification":
+        names = ", ".join(info.class_names) if info.class_names else "the classes"
+        return (
+            f"one float32 output of shape (batch, {info.num_classes}): a score per class "
+            f"(logits or probabilities), in this order: {names}"
+        )
+    if info.task == "anomaly":
+        return (
+            "one float32 output of shape (batch,) or (batch, 1): an anomaly score per input, "
+            "higher means more anomalous"
+        )
+    return "one float32 output of shape (batch,) or (batch, 1): the predicted value"
+
+
+def default_interface(info: WorkloadInfo) -> ModelInterface:
+    """What the definition alone tells a model's author."""
+    rank = len(info.input.shape)
+    layout = "features (batch, features)" if rank == 2 else f"rank {rank}, batch first"
+    return ModelInterface(layout, (info.description,), default_output_text(info))
+
+
 class Workload(ABC):
-    """A reference workload. Subclasses set ``info`` and implement the two splits."""
+    """A reference workload. Subclasses set ``info`` and implement the two splits, and
+    ``model_interface`` to say in words what a model must take and give."""
 
     info: WorkloadInfo
+    model_interface: ClassVar[ModelInterface | None] = None
 
     @abstractmethod
     def train_split(self) -> Split:
@@ -153,6 +208,16 @@ class Workload(ABC):
     def data_source(self) -> str:
         """ "bundled" for the shipped data; for user data, where it was read from."""
         return "bundled"
+
+    @property
+    def definition_file(self) -> DefinitionFile | None:
+        """The file that declares the workload (None: defined in Python)."""
+        return None
+
+    def interface(self) -> ModelInterface:
+        """What a model must take and give: ``model_interface``, or what the definition
+        alone tells."""
+        return self.model_interface or default_interface(self.info)
 
     def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
         """Quality of model outputs against labels, with the workload's metric."""

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ecoscore.benchmarks.base import (
+    ModelInterface,
     ScenarioDefaults,
     Split,
     TensorSpec,
@@ -226,6 +227,16 @@ INFO = WorkloadInfo(
 class Cifar10(Workload):
     """CIFAR-10 from a folder the user has on disk; no checksum is fixed for user data,
     but the hash of the raw test data is recorded so that runs can be compared."""
+
+    model_interface = ModelInterface(
+        layout="NCHW (batch, 3 channels R G B, 32, 32)",
+        preprocessing=(
+            "the CIFAR-10 python batches: uint8 RGB 32x32",
+            "divide by 255 as float32: values in [0, 1]; no mean/std normalisation",
+        ),
+        output="one float32 output of shape (batch, 10): a score per class (logits or "
+        "probabilities), in the order of 'classes'",
+    )
 
     info = INFO
 

@@ -1,4 +1,12 @@
-"""Quality metrics, computed with numpy from model outputs and labels."""
+"""Quality metrics, computed with numpy from model outputs and labels, and what a workload's
+quality gate means for each of them.
+
+A gate is the line a run's quality must reach to be graded. For a metric where higher is
+better (accuracy, macro-F1, ROC-AUC) the gate is a minimum: quality >= gate passes. For a
+metric where lower is better (RMSE, an error in the target's own unit) the gate is a
+maximum: quality <= gate passes. Every comparison with a gate goes through
+:func:`passes_gate`, so the direction is decided in one place.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +58,33 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(u / (n_pos * n_neg))
 
 
+def rmse(pred: np.ndarray, targets: np.ndarray) -> float:
+    """Root of the mean squared error, in the target's unit (computed in float64)."""
+    diff = pred.astype(np.float64) - targets.astype(np.float64)
+    return float(np.sqrt(np.mean(diff * diff)))
+
+
+#: Metrics where a lower value is better; for them a gate is a maximum.
+LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse"})
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+def passes_gate(metric: str, value: float, gate: float) -> bool:
+    """Whether ``value`` of ``metric`` reaches the gate: ``>=`` for a metric where higher is
+    better, ``<=`` for one where lower is better (RMSE)."""
+    return value <= gate if metric in LOWER_IS_BETTER else value >= gate
+
+
+def gate_relation(metric: str, passed: bool) -> str:
+    """The sign between a quality and its gate: ``>=``/``<`` or ``<=``/``>`` for RMSE."""
+    if metric in LOWER_IS_BETTER:
+        return "<=" if passed else ">"
+    return ">=" if passed else "<"
+
+
 def check_outputs(info: WorkloadInfo, outputs: np.ndarray, n: int) -> np.ndarray:
     """Validate a model's outputs against the workload's output convention."""
     outputs = np.asarray(outputs)
@@ -62,16 +97,24 @@ def check_outputs(info: WorkloadInfo, outputs: np.ndarray, n: int) -> np.ndarray
         raise WorkloadError(f"model produced {bad} NaN or infinite output values")
     if info.task == "classification":
         if outputs.ndim != 2 or outputs.shape[1] != info.num_classes:
+            hint = ""
+            if outputs.ndim == 1 and np.issubdtype(outputs.dtype, np.integer):
+                hint = (
+                    "; it gives class labels: keep only the class scores as the model's output "
+                    "(with skl2onnx, the 'probabilities' output; see the README, 'Build a model "
+                    "for a workload')"
+                )
             raise WorkloadError(
                 f"{info.name} expects outputs of shape (batch, {info.num_classes}), "
-                f"the model gives {tuple(outputs.shape)}"
+                f"the model gives {tuple(outputs.shape)}{hint}"
             )
     else:
         if outputs.ndim == 2 and outputs.shape[1] == 1:
             outputs = outputs[:, 0]
         if outputs.ndim != 1:
+            what = "anomaly score" if info.task == "anomaly" else "predicted value"
             raise WorkloadError(
-                f"{info.name} expects one anomaly score per input (batch,) or (batch, 1), "
+                f"{info.name} expects one {what} per input (batch,) or (batch, 1), "
                 f"the model gives {tuple(outputs.shape)}"
             )
     return outputs
@@ -81,6 +124,8 @@ def compute_metric(info: WorkloadInfo, outputs: np.ndarray, labels: np.ndarray) 
     outputs = check_outputs(info, outputs, labels.shape[0])
     if info.metric == "roc_auc":
         return roc_auc(outputs.astype(np.float64), labels)
+    if info.metric == "rmse":
+        return rmse(outputs, labels)
     pred = np.argmax(outputs, axis=1)
     if info.metric == "accuracy":
         return accuracy(pred, labels)

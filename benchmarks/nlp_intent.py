@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecoscore.benchmarks.base import Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.base import ModelInterface, Split, TensorSpec, Workload, WorkloadInfo
 from ecoscore.benchmarks.errors import DataFormatError
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "nlp_intent.csv"
@@ -208,6 +208,18 @@ def load_utterances(path: Path = DATA_FILE) -> list[Utterance]:
 
 class NlpIntent(Workload):
     """Ten intents, French and English, bag-of-n-grams input of FEATURE_DIM floats."""
+
+    model_interface = ModelInterface(
+        layout=f"features (batch, {FEATURE_DIM})",
+        preprocessing=(
+            "the text: lower-cased, ligatures expanded, accents folded (normalise_text)",
+            f"{FEATURE_DIM} hashed word 1-2-gram and character 3-gram bins (CRC-32), "
+            "log(1 + count), each row scaled to unit L2 norm, float32: "
+            "ecoscore.benchmarks.nlp_intent.featurize(texts)",
+        ),
+        output=f"one float32 output of shape (batch, {len(INTENTS)}): a score per intent "
+        "(logits or probabilities), in the order of 'classes'",
+    )
 
     info = WorkloadInfo(
         name="nlp-intent",

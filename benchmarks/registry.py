@@ -27,15 +27,28 @@ def workload_names(user_data: bool = False) -> list[str]:
     return list(_WORKLOADS) + (list(_USER_DATA_WORKLOADS) if user_data else [])
 
 
+def workload_class(name: str) -> type[Workload]:
+    """The class of a bundled or user-data workload (nothing is read)."""
+    target = _WORKLOADS.get(name) or _USER_DATA_WORKLOADS.get(name)
+    if target is None:
+        known = ", ".join(workload_names(user_data=True))
+        raise WorkloadError(f"unknown workload {name!r}; known workloads: {known}")
+    module_name, cls_name = target.split(":")
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
 def workload_info(name: str) -> WorkloadInfo | None:
     """The installed definition of workload ``name`` (None when it is not installed), read
     without loading any data: what verify compares a record against."""
-    target = _WORKLOADS.get(name) or _USER_DATA_WORKLOADS.get(name)
-    if target is None:
+    try:
+        return workload_class(name).info
+    except WorkloadError:
         return None
-    module_name, cls_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls.info  # type: ignore[no-any-return]
+
+
+def needs_data(name: str) -> bool:
+    """Whether a workload reads a data set the user has (``--data PATH``)."""
+    return name in _USER_DATA_WORKLOADS
 
 
 def get_workload(name: str, data: Path | None = None) -> Workload:

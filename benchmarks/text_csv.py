@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecoscore.benchmarks.base import Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.base import ModelInterface, Split, TensorSpec, Workload, WorkloadInfo
 from ecoscore.benchmarks.errors import DataFormatError
 from ecoscore.benchmarks.nlp_intent import (
     FEATURE_DIM,
@@ -101,6 +101,18 @@ def assign_splits(rows: list[LabelledText]) -> list[str]:
 
 class TextCsv(Workload):
     """A user's CSV of labelled texts, read and checked when the workload is created."""
+
+    model_interface = ModelInterface(
+        layout=f"features (batch, {FEATURE_DIM})",
+        preprocessing=(
+            "the text column of your CSV",
+            f"{FEATURE_DIM} hashed word 1-2-gram and character 3-gram bins (CRC-32), "
+            "log(1 + count), each row scaled to unit L2 norm, float32: "
+            "ecoscore.benchmarks.nlp_intent.featurize(texts)",
+        ),
+        output="one float32 output of shape (batch, labels): a score per label of your CSV "
+        "(logits or probabilities), labels in sorted order",
+    )
 
     def __init__(self, data: Path, text_column: str = "text", label_column: str = "label") -> None:
         self._path = Path(data)

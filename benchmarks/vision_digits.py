@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecoscore.benchmarks.base import (
+    ModelInterface,
     ScenarioDefaults,
     Split,
     TensorSpec,
@@ -103,6 +104,16 @@ def preprocess(images: np.ndarray) -> np.ndarray:
 
 
 class VisionDigits(Workload):
+    model_interface = ModelInterface(
+        layout="NCHW (batch, 1 channel, 8 rows, 8 columns)",
+        preprocessing=(
+            "sklearn.datasets.load_digits() images: uint8 8x8, values 0..16",
+            "divide by 16 (not 255) as float32: values in [0, 1]",
+            "add the channel axis: (N, 1, 8, 8)",
+        ),
+        output="one float32 output of shape (batch, 10): a score per digit 0..9 (logits or "
+        "probabilities), in the order 0, 1, ..., 9",
+    )
     info = INFO
 
     def __init__(self) -> None:

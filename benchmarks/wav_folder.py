@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ecoscore.benchmarks.anomaly_machine import FRAME, N_FEATURES, features
-from ecoscore.benchmarks.base import Split, TensorSpec, Workload, WorkloadInfo
+from ecoscore.benchmarks.base import ModelInterface, Split, TensorSpec, Workload, WorkloadInfo
 from ecoscore.benchmarks.errors import DataFormatError
 from ecoscore.files import file_sha256
 
@@ -180,6 +180,16 @@ def load_wav_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class WavFolderAnomaly(Workload):
+    model_interface = ModelInterface(
+        layout=f"features (batch, {N_FEATURES})",
+        preprocessing=(
+            "16-bit mono WAV clips of one sample rate, cut or padded to the median length",
+            f"ecoscore.benchmarks.anomaly_machine.features(clips): {N_FEATURES} log10 band "
+            "powers per clip, float32",
+        ),
+        output="one float32 output of shape (batch,) or (batch, 1): an anomaly score per "
+        "clip, higher means more anomalous",
+    )
     info = WorkloadInfo(
         name="anomaly-wav",
         version="1.0",

@@ -56,12 +56,22 @@ class Finding:
 
 @dataclass
 class Context:
-    """What the rules may look up: the installed workload and meter definitions."""
+    """What the rules may look up: the installed workload and meter definitions, and the
+    workload files at hand (by the sha256 of their bytes) for records run from one."""
 
     record: RunRecord
+    definitions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def from_file(self) -> bool:
+        return self.record.workload.definition_file_sha256 is not None
 
     @cached_property
     def workload(self) -> Any:
+        """The authoritative definition: the workload file the record names, when it is at
+        hand; the installed workload otherwise (None when neither is)."""
+        if self.from_file:
+            return self.definitions.get(self.record.workload.definition_file_sha256 or "")
         from ecoscore.benchmarks.registry import workload_info
 
         return workload_info(self.record.workload.name)
@@ -105,6 +115,8 @@ class WorkloadKnown(Rule):
 
     def problems(self, ctx: Context) -> Iterator[str]:
         w, info = ctx.record.workload, ctx.workload
+        if ctx.from_file:
+            return  # workload-file says whether its file was at hand
         if info is None:
             yield f"unverifiable: workload {w.name!r} is not installed in this ecoscore"
         elif w.version != info.version:
@@ -142,6 +154,25 @@ class WorkloadDefinition(Rule):
                 yield f"{key} {got!r} differs from the installed definition's {want!r}"
 
 
+class WorkloadFileChecked(Rule):
+    name = "workload-file"
+    severity = "not-certifiable"
+    description = (
+        "a record run from a workload file is checked against that file (given to verify "
+        "or compare with --workload-file, or inside its bundle); without it, its definition "
+        "is only the record's word"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        w = ctx.record.workload
+        if ctx.from_file and ctx.workload is None:
+            yield (
+                f"run from workload file {w.definition_file or '?'} "
+                f"({(w.definition_file_sha256 or '')[:12]}), which was not given: its "
+                "definition cannot be checked"
+            )
+
+
 class ReferenceData(Rule):
     name = "reference-data"
     severity = "not-certifiable"
@@ -155,9 +186,10 @@ class ReferenceData(Rule):
         if info is None:
             return
         if not info.eval_sha256:
+            where = "its workload file" if ctx.from_file else "the installed definition"
             yield (
-                f"non-reference data: {w.name} reads data from the user's disk "
-                f"({w.data_source}) and pins no checksum for it"
+                f"non-reference data: {where} pins no checksum for {w.name}'s evaluation "
+                f"data ({w.data_source})"
             )
         elif w.eval_data_sha256 != info.eval_sha256:
             yield (
@@ -178,6 +210,8 @@ class QualityConsistent(Rule):
     )
 
     def problems(self, ctx: Context) -> Iterator[str]:
+        from ecoscore.benchmarks.metrics import passes_gate
+
         q, w, info = ctx.record.quality, ctx.record.workload, ctx.workload
         if q.metric != w.metric:
             yield f"quality metric {q.metric!r} is not the workload's {w.metric!r}"
@@ -186,7 +220,7 @@ class QualityConsistent(Rule):
         gate = info.quality_gate if info is not None else w.quality_gate
         if q.gate != gate:
             yield f"quality gate {q.gate!r} is not the installed gate {gate!r}"
-        if q.passed != (q.value >= gate):
+        if q.passed != passes_gate(q.metric, q.value, gate):
             yield f"passed={q.passed} contradicts {q.metric} {q.value:.4g} against gate {gate:g}"
         if q.samples != w.eval_samples:
             yield f"quality over {q.samples} samples, the evaluation set has {w.eval_samples}"
@@ -521,6 +555,7 @@ RULES: tuple[Rule, ...] = (
     FiniteNumbers(),
     WorkloadKnown(),
     WorkloadDefinition(),
+    WorkloadFileChecked(),
     QualityConsistent(),
     QualityOnWhatIsTimed(),
     SummariesMatchWindows(),
@@ -562,6 +597,9 @@ class CheckReport:
     assurance: str  # derived from the record's content (lab-replicated comes from a jury)
     assurance_reason: str = ""
     rules_run: tuple[str, ...] = field(default_factory=tuple)
+    #: The quality gate of the authoritative definition (installed, or the workload file);
+    #: None when neither is at hand (then only the record's own gate is known).
+    gate: float | None = None
 
     @property
     def invalid(self) -> tuple[Finding, ...]:
@@ -583,13 +621,15 @@ class CheckReport:
         return sorted({f.rule for f in self.findings})
 
 
-def check_record(record: RunRecord) -> CheckReport:
-    """Run every rule on ``record``."""
-    ctx = Context(record)
+def check_record(record: RunRecord, definitions: dict[str, Any] | None = None) -> CheckReport:
+    """Run every rule on ``record``. ``definitions`` maps the sha256 of workload files at
+    hand to the WorkloadInfo each declares (for records run from a workload file)."""
+    ctx = Context(record, dict(definitions or {}))
     findings = [
         Finding(rule.name, rule.severity, message)
         for rule in RULES
         for message in rule.problems(ctx)
     ]
     level, why = derive_assurance(ctx)
-    return CheckReport(tuple(findings), level, why, tuple(r.name for r in RULES))
+    gate = ctx.workload.quality_gate if ctx.workload is not None else None
+    return CheckReport(tuple(findings), level, why, tuple(r.name for r in RULES), gate)

@@ -20,9 +20,11 @@ app = typer.Typer(
 #: Command modules; each defines ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES = (
     "ecoscore.commands.workloads",
+    "ecoscore.commands.workload",
     "ecoscore.commands.run",
     "ecoscore.commands.meters",
     "ecoscore.commands.score",
+    "ecoscore.commands.scale",
     "ecoscore.commands.label",
     "ecoscore.commands.compare",
     "ecoscore.commands.verify",

@@ -16,7 +16,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from ecoscore.errors import InputError, IntegrityFailure, OutputError
 from ecoscore.files import write_atomic
@@ -46,6 +53,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: WorkloadRef fields that are left out of the record when they are None, so that records
+#: made before they existed keep their content hash.
+_WORKLOAD_FILE_FIELDS = ("definition_file", "definition_file_sha256", "data_sha256")
+
+
 class WorkloadRef(_Model):
     name: str
     version: str
@@ -55,8 +67,21 @@ class WorkloadRef(_Model):
     eval_data_sha256: str
     eval_samples: int
     metric: str
-    quality_gate: float
+    quality_gate: float  # a minimum, or a maximum for a lower-is-better metric (rmse)
     data_source: str = "bundled"
+    #: A workload declared by a file (``--workload-file``): the file's name and the SHA-256
+    #: of its bytes, and the SHA-256 of the whole data set read (both splits).
+    definition_file: str | None = None
+    definition_file_sha256: str | None = None
+    data_sha256: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_file_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        doc = handler(self)
+        for key in _WORKLOAD_FILE_FIELDS:
+            if doc.get(key, "") is None:
+                del doc[key]
+        return doc
 
 
 class ModelFileRef(_Model):

@@ -37,6 +37,8 @@ class RunOptions:
     repeats: int | None = None
     baseline: bool = False
     data: Path | None = None
+    #: A workload declared by a file (``--workload-file``), run on ``data``.
+    workload_file: Path | None = None
     out: Path = Path("results")
     notes: str | None = None
     #: Engine settings given by the user (precision, threads, ...); the engine's config
@@ -91,19 +93,38 @@ def plan_runs(opts: RunOptions) -> list[Plan]:
     """Check everything that can be checked before measuring: workloads, models, engine
     settings and the output folder."""
     from ecoscore.benchmarks.registry import DEFAULT_WORKLOADS, get_workload
-    from ecoscore.runners.engines.registry import engine_config
 
-    names = opts.workloads or list(DEFAULT_WORKLOADS)
     check_output_folder(opts.out)
+    if opts.workload_file is not None:
+        return [_plan(file_workload(opts), opts)]
+    names = opts.workloads or list(DEFAULT_WORKLOADS)
     if opts.model is not None and len(names) != 1:
         raise WorkloadError("--model needs exactly one --workload (a model fits one workload)")
-    plans = []
-    for name in names:
-        wl = get_workload(name, opts.data)
-        rm = resolve_model(wl, opts)
-        config = engine_config(rm.engine, device=opts.device, **opts.engine_settings)
-        plans.append(Plan(wl, rm, config))
-    return plans
+    return [_plan(get_workload(name, opts.data), opts) for name in names]
+
+
+def file_workload(opts: RunOptions) -> Workload:
+    """The workload of ``--workload-file`` over ``--data``."""
+    from ecoscore.benchmarks.workload_file import FileWorkload
+
+    assert opts.workload_file is not None
+    if opts.workloads:
+        raise WorkloadError("give --workload or --workload-file, not both")
+    if opts.data is None:
+        raise WorkloadError(
+            f"{opts.workload_file}: a workload file runs on your data: give --data PATH"
+        )
+    if opts.model is None:
+        raise WorkloadError(f"{opts.workload_file}: give the model to run with --model PATH")
+    return FileWorkload(opts.workload_file, opts.data)
+
+
+def _plan(wl: Workload, opts: RunOptions) -> Plan:
+    from ecoscore.runners.engines.registry import engine_config
+
+    rm = resolve_model(wl, opts)
+    config = engine_config(rm.engine, device=opts.device, **opts.engine_settings)
+    return Plan(wl, rm, config)
 
 
 def check_output_folder(out: Path) -> None:

@@ -16,6 +16,8 @@ import numpy as np
 
 from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload
 from ecoscore.benchmarks.errors import WorkloadError
+from ecoscore.benchmarks.metrics import passes_gate
+from ecoscore.errors import EcoscoreError
 from ecoscore.record import (
     BatchConsistency,
     DeviceRef,
@@ -106,8 +108,23 @@ def load_hints(workload: Workload) -> LoadHints:
 
 
 def model_outputs(engine: Engine, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """The model's outputs for every input, run in batches of ``batch_size``."""
-    return np.concatenate([engine.run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    """The model's outputs for every input, run in batches of ``batch_size``. A failure of
+    the engine's library on a batch is one line naming the batch's shape."""
+    outs = []
+    for i in range(0, len(x), batch_size):
+        batch = x[i : i + batch_size]
+        try:
+            outs.append(engine.run(batch))
+        except EcoscoreError:
+            raise
+        except Exception as e:  # the engine's library raises its own types
+            raise EngineError(
+                f"the model fails on a batch of {len(batch)} input(s) of shape "
+                f"{tuple(batch.shape)}: {' '.join(str(e).split())[:300]}; a model must take any "
+                "batch size: export it with a dynamic batch dimension (README, 'Build a model "
+                "for a workload')"
+            ) from None
+    return np.concatenate(outs)
 
 
 def compute_quality(
@@ -313,7 +330,7 @@ def run_benchmark(
             metric=info.metric,
             value=quality_value,
             gate=info.quality_gate,
-            passed=quality_value >= info.quality_gate,
+            passed=passes_gate(info.metric, quality_value, info.quality_gate),
             samples=len(split),
             batch_size=1,
             computed_by="ecoscore",

@@ -333,6 +333,7 @@ def build_record(
     engine: dict[str, Any] | None,
 ) -> RunRecord:
     """A run record for the function an EcoBenchmark measured (one window)."""
+    from ecoscore.benchmarks.metrics import passes_gate
     from ecoscore.benchmarks.registry import get_workload
     from ecoscore.record import Quality, RunRecord, RunSettings, ScenarioResult, Window
     from ecoscore.runners.benchmark import RUN_SEED
@@ -399,7 +400,7 @@ def build_record(
             metric=info.metric,
             value=quality,
             gate=info.quality_gate,
-            passed=quality >= info.quality_gate,
+            passed=passes_gate(info.metric, quality, info.quality_gate),
             samples=len(wl.eval_split()),
             batch_size=batch_size,
             computed_by="caller",

@@ -19,6 +19,7 @@ from ecoscore.runners.model_files import ModelFile
 
 def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadRef:
     info = wl.info
+    file = wl.definition_file
     return WorkloadRef(
         name=info.name,
         version=info.version,
@@ -30,6 +31,9 @@ def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadR
         metric=info.metric,
         quality_gate=info.quality_gate,
         data_source=wl.data_source,
+        definition_file=file.name if file else None,
+        definition_file_sha256=file.sha256 if file else None,
+        data_sha256=file.data_sha256 if file else None,
     )
 
 

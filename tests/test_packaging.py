@@ -80,6 +80,8 @@ def test_the_wheel_installs_only_the_ecoscore_package(wheel: Path) -> None:
         assert f"ecoscore/{layer}/__init__.py" in names
     assert "ecoscore/models/vision_digits/digits_cnn.onnx" in names
     assert "ecoscore/scales/2026.1.toml" in names
+    for example in ("workload.toml", "defect_cnn.onnx", "defect_filters.onnx", "manifest.json"):
+        assert f"ecoscore/benchmarks/examples/defect_scratch/{example}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "ecoscore.runners.pytest_plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

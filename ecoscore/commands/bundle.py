@@ -27,6 +27,10 @@ def bundle(
             "applicant and category are bound to you."
         ),
     ] = None,
+    workload_file: Annotated[
+        list[Path] | None,
+        typer.Option(help="The workload file records were run from (repeatable)."),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Pack records (checked first), labels and the environment into a submission bundle."""
@@ -47,7 +51,9 @@ def bundle(
         from ecoscore.jury.signing import load_private_key
 
         private = load_private_key(key)
-    path = write_bundle(records, out, applicant, category, drawer, private)
+    path = write_bundle(
+        records, out, applicant, category, drawer, private, list(workload_file or [])
+    )
     signed = " (manifest signed)" if private is not None else " (manifest not signed)"
     print(f"wrote {path}: {len(records)} record(s){signed}")
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from ecoscore.errors import exit_code_for, one_line
+
+if TYPE_CHECKING:
+    from ecoscore.grading.scale import Scale
 
 #: Set by ``ecoscore --debug``: tracebacks instead of one-line errors.
 DEBUG = False
@@ -56,3 +60,16 @@ def add_command(app: typer.Typer, name: str, fn: Callable[..., Any]) -> None:
 def warn(message: str) -> None:
     """A warning line on standard error."""
     print(f"ecoscore: warning: {message}", file=sys.stderr)
+
+
+def scale_from(version: str | None, file: Path | None, default: str | None = None) -> Scale:
+    """The scale a command grades with: a published version (``--scale``) or a scale file
+    (``--scale-file``, e.g. a call's scale from ``ecoscore scale derive``), not both."""
+    from ecoscore.errors import UsageError
+    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, load_scale
+
+    if file is not None:
+        if version is not None:
+            raise UsageError("give --scale VERSION or --scale-file PATH, not both")
+        return load_scale(path=file)
+    return load_scale(version or default or DEFAULT_SCALE_VERSION)

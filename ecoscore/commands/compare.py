@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command, warn
+from ecoscore.commands.common import add_command, scale_from, warn
 from ecoscore.errors import EXIT_NOT_ELIGIBLE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
+    from ecoscore.grading.scale import Scale
     from ecoscore.jury.compare import Comparison, Row
 
 #: Some submission fails the jury policy (same code as verify's "not eligible").
@@ -59,11 +60,11 @@ def _print_tables(comparison: Comparison) -> None:
                 console.print(escape(rep.lines()[0]), soft_wrap=True)
 
 
-def _label_drawer(scale_version: str):  # noqa: ANN202 - a callable for report_html
+def _label_drawer(scale: Scale):  # noqa: ANN202 - a callable for report_html
     from ecoscore.reports.label import label_svg
 
     def draw(row: Row) -> bytes | None:
-        return label_svg(row.record, scale_version)
+        return label_svg(row.record, scale)
 
     return draw
 
@@ -91,6 +92,13 @@ def compare(
         list[Path], typer.Argument(help="Record files, folders of records, or bundles (.zip).")
     ],
     scale: Annotated[str | None, typer.Option(help="Scale version (default: current).")] = None,
+    workload_file: Annotated[
+        list[Path] | None,
+        typer.Option(help="Workload file(s) records were run from (a bundle's own count too)."),
+    ] = None,
+    scale_file: Annotated[
+        Path | None, typer.Option(help="A scale file to grade with (a call's scale).")
+    ] = None,
     trusted_keys: Annotated[
         Path | None, typer.Option(help="Trusted-keys TOML ([[keys]] name, public_key_b64).")
     ] = None,
@@ -111,14 +119,15 @@ def compare(
     title: Annotated[str, typer.Option(help="Title of the HTML report.")] = "ecoscore comparison",
 ) -> None:
     """Compare records: grade, relative rank, flags, Pareto front; optional jury policy."""
-    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, load_scale
     from ecoscore.jury.compare import build_comparison, iter_entries
     from ecoscore.jury.policy import evaluate, load_policy
     from ecoscore.jury.trust import load_trusted_keys
     from ecoscore.reports.tables import to_latex, to_markdown
 
     pol = load_policy(policy) if policy else None
-    scale_obj = load_scale(scale or (pol.scale_version if pol else DEFAULT_SCALE_VERSION))
+    scale_obj = scale_from(scale, scale_file, pol.scale_version if pol else None)
+    if pol is not None and scale_file is not None and pol.scale_version != scale_obj.version:
+        warn(f"grading with {scale_obj.version} from {scale_file}, not the policy's scale")
     trusted = load_trusted_keys(trusted_keys) if trusted_keys else None
     if pol is not None:
         trusted = trusted.merged(pol.trusted) if trusted else pol.trusted
@@ -129,7 +138,10 @@ def compare(
                 warn(f"skipped: {entry.error}")
             yield entry
 
-    comparison = build_comparison(entries(), scale_obj, trusted)
+    from ecoscore.benchmarks.workload_file import definitions_of
+
+    definitions = definitions_of(p.read_bytes() for p in workload_file or [])
+    comparison = build_comparison(entries(), scale_obj, trusted, definitions)
     if not comparison.rows:
         raise InputError("no readable record among the files given")
     _print_tables(comparison)
@@ -148,7 +160,7 @@ def compare(
     if html:
         from ecoscore.reports.report_html import render_report
 
-        drawer = _label_drawer(scale_obj.version) if labels else None
+        drawer = _label_drawer(scale_obj) if labels else None
         _write_text(html, render_report(comparison, title, verdicts, pol, drawer))
     failed = verdicts is not None and not all(v.passed for v in verdicts)
     raise typer.Exit(EXIT_NOT_ELIGIBLE if failed else EXIT_OK)

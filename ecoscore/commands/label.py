@@ -7,13 +7,18 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command
+from ecoscore.commands.common import add_command, scale_from
 
 
 def label(
     record: Annotated[Path, typer.Argument(help="Run record JSON file.")],
     out: Annotated[list[Path], typer.Option(help="Label file, .svg or .png; repeat for both.")],
-    scale: Annotated[str, typer.Option(help="Scale version to grade with.")] = "2026.1",
+    scale: Annotated[
+        str | None, typer.Option(help="Scale version to grade with (default: 2026.1).")
+    ] = None,
+    scale_file: Annotated[
+        Path | None, typer.Option(help="A scale file to grade with (a call's scale).")
+    ] = None,
     location: Annotated[
         str, typer.Option(help="ISO 3166-1 alpha-3 country for the grid intensity.")
     ] = "FRA",
@@ -25,14 +30,13 @@ def label(
     """Grade a record and draw its label (one drawing, saved as SVG and/or PNG)."""
     from ecoscore.grading.grade import grade_record
     from ecoscore.grading.indicators import compute_indicators
-    from ecoscore.grading.scale import load_scale
     from ecoscore.record import load_record
     from ecoscore.reports.label import FORMATS, LabelError, draw_label, save_label
 
     bad = [p for p in out if p.suffix.lower() not in FORMATS]
     if bad:
         raise LabelError(f"{bad[0]}: the label is written as .svg or .png")
-    the_scale = load_scale(scale)
+    the_scale = scale_from(scale, scale_file)
     rec = load_record(record)
     grade = grade_record(rec, the_scale)
     indicators = compute_indicators(rec, location=location)

@@ -63,7 +63,12 @@ def run(
         bool, typer.Option(help="Run the workload's non-neural baseline model instead.")
     ] = False,
     data: Annotated[
-        Path | None, typer.Option(help="Data set folder/file for a user-data workload.")
+        Path | None,
+        typer.Option(help="Data set folder/file for a user-data workload or a workload file."),
+    ] = None,
+    workload_file: Annotated[
+        Path | None,
+        typer.Option(help="A workload declared in TOML (see `ecoscore workload check`)."),
     ] = None,
     precision: Annotated[
         str | None,
@@ -112,6 +117,7 @@ def run(
         repeats=repeats,
         baseline=baseline,
         data=data,
+        workload_file=workload_file,
         out=out,
         notes=notes,
         engine_settings=settings,

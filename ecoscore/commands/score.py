@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ecoscore.commands.common import add_command
+from ecoscore.commands.common import add_command, scale_from
 
 if TYPE_CHECKING:
     from ecoscore.grading.grade import Grade
@@ -109,7 +109,12 @@ def score(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table.")
     ] = False,
-    scale: Annotated[str, typer.Option(help="Scale version to grade with.")] = "2026.1",
+    scale: Annotated[
+        str | None, typer.Option(help="Scale version to grade with (default: 2026.1).")
+    ] = None,
+    scale_file: Annotated[
+        Path | None, typer.Option(help="A scale file to grade with (a call's scale).")
+    ] = None,
     location: Annotated[
         str, typer.Option(help="ISO 3166-1 alpha-3 country for the grid intensity.")
     ] = "FRA",
@@ -127,10 +132,9 @@ def score(
     """Grade run records on a versioned scale and show the indicators beside the grade."""
     from ecoscore.grading.grade import grade_record
     from ecoscore.grading.indicators import compute_indicators
-    from ecoscore.grading.scale import load_scale
     from ecoscore.record import load_record
 
-    the_scale = load_scale(scale)
+    the_scale = scale_from(scale, scale_file)
     loaded = [load_record(p) for p in records]
     base = load_record(baseline) if baseline is not None else None
     grades = [grade_record(r, the_scale) for r in loaded]
@@ -148,6 +152,8 @@ def score(
     if json_out:
         doc: dict[str, Any] = {
             "scale": the_scale.version,
+            "scale_basis": the_scale.summary,
+            "scale_built_on_estimates": the_scale.built_on_estimates,
             "location": location.upper(),
             "results": [
                 {
@@ -161,7 +167,7 @@ def score(
         }
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
         return
-    _print_tables(loaded, grades, inds, ranks, the_scale.version)
+    _print_tables(loaded, grades, inds, ranks, the_scale.summary)
 
 
 def _print_tables(

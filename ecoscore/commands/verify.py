@@ -20,6 +20,10 @@ def verify(
         Path | None,
         typer.Option(help="Trusted-keys TOML ([[keys]] name, public_key_b64)."),
     ] = None,
+    workload_file: Annotated[
+        list[Path] | None,
+        typer.Option(help="Workload file(s) to check records run from a file against."),
+    ] = None,
     require_signature: Annotated[
         bool | None,
         typer.Option(
@@ -30,12 +34,15 @@ def verify(
     rules: Annotated[bool, typer.Option("--rules", help="List the rules and exit.")] = False,
 ) -> None:
     """Check records: schema, integrity (record_id), signature, the rules of what a record
-    may claim (docs/trust.md), and the installed workload's quality gate."""
+    may claim (docs/trust.md), the installed workload's quality gate, and the workload file
+    a record was run from."""
+    from ecoscore.benchmarks.workload_file import definitions_of
     from ecoscore.checks import RULES
     from ecoscore.errors import InputError, UsageError
     from ecoscore.jury.compare import iter_entries
     from ecoscore.jury.trust import load_trusted_keys
     from ecoscore.jury.verify import exit_code, verify_entry
+    from ecoscore.jury.workload_files import WorkloadFiles, verify_workload_file
 
     if rules:
         for rule in RULES:
@@ -47,8 +54,11 @@ def verify(
     trusted = load_trusted_keys(trusted_keys) if trusted_keys is not None else None
     required = require_signature if require_signature is not None else trusted is not None
     results = []
+    files = WorkloadFiles(workload_file)
+    given = definitions_of(p.read_bytes() for p in workload_file or [])
     for entry in iter_entries(records):
-        result = verify_entry(entry, trusted, required)
+        result = verify_entry(entry, trusted, required, given)
+        result = verify_workload_file(result, entry, files)
         print(result.line(), flush=True)
         results.append(result)
     if not results:

@@ -5,7 +5,9 @@ Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
 2. the quality reaches the workload's gate (else: not eligible, no grade);
 3. the single-stream scenario has a valid energy per inference;
 4. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
-An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable.
+An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable;
+nor is a grade on a scale built on ESTIMATED records. A scale that pins a workload
+definition (a call's scale) grades only records of that definition.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecoscore.benchmarks.metrics import gate_relation, passes_gate
 from ecoscore.checks import CheckReport, check_record
 from ecoscore.grading.scale import Scale
 from ecoscore.grading.uncertainty import (
@@ -82,22 +85,24 @@ class Grade:
         return doc
 
 
-def installed_gate(record: RunRecord) -> float:
-    """The workload's quality gate as installed here (the record's own figure only for a
-    workload this ecoscore does not have, which gets no grade anyway)."""
-    from ecoscore.benchmarks.registry import workload_info
+def installed_gate(record: RunRecord, checks: CheckReport | None = None) -> float:
+    """The workload's quality gate from its authoritative definition (installed here, or
+    the workload file at hand); the record's own figure only when neither is (a workload
+    this ecoscore does not have gets no grade anyway; a workload-file record whose file is
+    not given is not certifiable)."""
+    report = checks if checks is not None else check_record(record)
+    return report.gate if report.gate is not None else record.workload.quality_gate
 
-    info = workload_info(record.workload.name)
-    return info.quality_gate if info is not None else record.workload.quality_gate
 
-
-def quality_gate_reason(record: RunRecord) -> str | None:
+def quality_gate_reason(record: RunRecord, checks: CheckReport | None = None) -> str | None:
     """``not eligible: accuracy 0.41 < gate 0.95`` when the quality misses the installed
-    workload's gate (never the gate a record states)."""
-    value, gate = record.quality.value, installed_gate(record)
-    if value >= gate:
+    workload's gate, never the gate a record states (for RMSE the gate is a maximum:
+    ``rmse 3.2 > gate 2.5``)."""
+    metric = record.quality.metric
+    value, gate = record.quality.value, installed_gate(record, checks)
+    if passes_gate(metric, value, gate):
         return None
-    return f"not eligible: {record.quality.metric} {value:.4g} < gate {gate:.4g}"
+    return f"not eligible: {metric} {value:.4g} {gate_relation(metric, False)} gate {gate:.4g}"
 
 
 def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = None) -> Grade:
@@ -131,8 +136,17 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
     elif report.invalid:
         first = report.invalid[0]
         reason = f"no grade: {first.line()}"
+    elif (
+        workload_scale.definition_sha256 is not None
+        and workload_scale.definition_sha256 != record.workload.definition_sha256
+    ):
+        reason = (
+            f"no grade: scale {scale.version} is for the {record.workload.name} definition "
+            f"{workload_scale.definition_sha256[:12]}, the record ran "
+            f"{record.workload.definition_sha256[:12]}"
+        )
     else:
-        reason = quality_gate_reason(record) or energy_reason
+        reason = quality_gate_reason(record, report) or energy_reason
 
     provisional = record.meter.measurement == "ESTIMATED"
     letter: str | None = None
@@ -156,6 +170,8 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
     if letter is None:
         blockers.append("no grade")
     blockers.extend(f.line() for f in report.findings)
+    if scale.built_on_estimates:
+        blockers.append(f"scale {scale.version} is built on ESTIMATED records")
     return Grade(
         record_id=record.record_id,
         workload=record.workload.name,
@@ -172,7 +188,7 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
         boundary=record.meter.boundary,
         quality_metric=record.quality.metric,
         quality_value=record.quality.value,
-        quality_gate=installed_gate(record),
+        quality_gate=installed_gate(record, report),
         energy_per_inference_j=shown.median if shown is not None else None,
         energy_ci_j=(shown.ci_low, shown.ci_high) if shown is not None else None,
         sigma_log=sigma_total,

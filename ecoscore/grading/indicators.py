@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ecoscore.benchmarks.metrics import higher_is_better, passes_gate
 from ecoscore.errors import UsageError
 from ecoscore.grading.carbon import DEFAULT_LOCATION, J_PER_KWH, GridIntensity, grid_intensity
 from ecoscore.grading.embodied import (
@@ -50,7 +51,7 @@ class BaselineComparison:
     model_quality: float
     baseline_quality: float
     baseline_passes_gate: bool
-    quality_points_gained: float  # 100 x (model - baseline), metric in [0, 1]
+    quality_points_gained: float  # 100 x (model - baseline), metric in [0, 1]; rmse: removed
     model_energy_j: float
     baseline_energy_j: float
     extra_energy_j: float  # per inference, model - baseline
@@ -134,10 +135,13 @@ def compare_with_baseline(record: RunRecord, baseline: RunRecord) -> BaselineCom
     if e_model is None or e_base is None:
         which = "record" if e_model is None else "baseline"
         raise IndicatorError(f"the {which} has no single-stream energy per inference")
-    points = 100.0 * (record.quality.value - baseline.quality.value)
+    # points: 100 x the gain on a [0, 1] metric; for RMSE (lower is better), the error removed,
+    # in the target's unit
+    gain = record.quality.value - baseline.quality.value
+    points = 100.0 * gain if higher_is_better(record.quality.metric) else -gain
     extra = e_model - e_base
     per_joule = points / extra if extra > 0 else None
-    base_passes = baseline.quality.value >= b.quality_gate
+    base_passes = passes_gate(baseline.quality.metric, baseline.quality.value, b.quality_gate)
     return BaselineComparison(
         baseline_model=baseline.model.name,
         baseline_record_id=baseline.record_id,

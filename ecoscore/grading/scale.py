@@ -1,8 +1,26 @@
 """Versioned eco-score scales: absolute, per-workload thresholds on energy per inference.
 
-A scale is a TOML file ``ecoscore/scales/<version>.toml`` (see docs/METHODOLOGY.md). The
-thresholds are written out in the file and checked here against the rule that derives them
-from each workload's reference point, so a hand edit that breaks the rule is caught.
+A scale is a TOML file: a published one, ``ecoscore/scales/<version>.toml`` (see
+docs/METHODOLOGY.md), or a call's own scale, derived from the call's records by
+``ecoscore scale derive`` (:mod:`ecoscore.grading.call_scale`). The thresholds are written
+out in the file and checked here against the scale's rule, so a hand edit that breaks the
+rule is caught.
+
+The rule is data: ``[scale].rule`` names an entry of :data:`SCALE_RULES`, which says which
+settings the rule needs and how the bounds of each workload follow (``check``). Rules:
+
+- ``geometric-centred``: class C is centred on each workload's reference point, each class
+  spans a factor 10 ** (1 / classes_per_decade) (the published scales);
+- ``reference``: the same bounds, around a reference point that is the geometric mean of the
+  energies of the call's reference runs, listed in ``basis``;
+- ``quantiles``: the bounds of A to D are the ``quantile_levels`` of the energies of the
+  call's first cohort, listed in ``basis`` (linear interpolation between order statistics).
+
+A scale that lists its ``basis`` names every record it came from (record_id, model, energy,
+MEASURED or ESTIMATED, quick or not). A basis record that is ESTIMATED (or a quick run) is
+refused unless ``allow_estimated`` (``allow_quick``) is set, and then ``basis_measurement``
+must say ESTIMATED: a scale built on estimates says so, and grades made with it cannot be
+certified (:mod:`ecoscore.grading.grade`).
 
 ``python -m ecoscore.grading.scale derive 2e-4`` prints the bounds for a new reference point.
 """
@@ -32,8 +50,14 @@ DEFAULT_SCALE_VERSION = "2026.1"
 CLASSES: tuple[str, ...] = ("A", "B", "C", "D", "E")
 #: Written bounds may differ from the derived ones by this much (rounding to 3 figures).
 BOUND_TOLERANCE_REL = 0.01
-_VERSION = r"^\d{4}\.\d{1,3}$"
+_VERSION = r"^(?:[a-z][a-z0-9-]{0,40}-)?\d{4}\.\d{1,3}$"
 _VERSION_RE = re.compile(_VERSION)
+#: Published scale files are named by a plain version (2026.1).
+_PUBLISHED_RE = re.compile(r"^\d{4}\.\d{1,3}$")
+#: Default quantile levels of the ``quantiles`` rule: upper bounds of A, B, C and D.
+DEFAULT_QUANTILE_LEVELS = (0.10, 0.30, 0.60, 0.85)
+#: Fewest basis records per workload for the ``quantiles`` rule.
+MIN_QUANTILE_RECORDS = 5
 
 Version = Annotated[str, StringConstraints(pattern=_VERSION)]
 Prose = Annotated[str, StringConstraints(min_length=1)]
@@ -64,6 +88,16 @@ class UpperBounds(_Toml):
         return (self.A, self.B, self.C, self.D)
 
 
+class BasisRecord(_Toml):
+    """One record a derived scale came from."""
+
+    record_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    model: str
+    energy_per_inference_j: Positive
+    measurement: Literal["MEASURED", "ESTIMATED"]
+    quick: bool = False
+
+
 class WorkloadScale(_Toml):
     """The A-to-E thresholds of one workload: upper bounds (inclusive) of A, B, C and D."""
 
@@ -71,6 +105,14 @@ class WorkloadScale(_Toml):
     reference_energy_per_inference_j: Positive
     reference_point: Prose
     upper_bounds: UpperBounds = Field(alias="upper_bounds_j")
+    #: The workload definition the scale is for (a derived scale pins it); a record of
+    #: another definition gets no grade.
+    definition_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    #: The records the bounds came from (derived scales).
+    basis: list[BasisRecord] = Field(default_factory=list)
+
+    def basis_energies(self) -> list[float]:
+        return [b.energy_per_inference_j for b in self.basis]
 
     @field_validator("reference_point")
     @classmethod
@@ -110,14 +152,32 @@ class ScaleHead(_Toml):
     scenario: Literal["single_stream"]
     energy: Literal["gross"]
     classes: tuple[Literal["A"], Literal["B"], Literal["C"], Literal["D"], Literal["E"]]
-    rule: Literal["geometric-centred"]
-    classes_per_decade: int = Field(ge=1, strict=True)
+    rule: str
+    classes_per_decade: int | None = Field(default=None, ge=1, strict=True)
+    quantile_levels: tuple[float, float, float, float] | None = None
     rescaling_rule: Prose
+    #: Derived scales: whether ESTIMATED or quick basis records were allowed, and what the
+    #: basis is (ESTIMATED as soon as one basis record is).
+    allow_estimated: bool = False
+    allow_quick: bool = False
+    basis_measurement: Literal["MEASURED", "ESTIMATED"] | None = None
 
     @field_validator("rescaling_rule")
     @classmethod
     def _one_line(cls, v: str) -> str:
         return " ".join(v.split())
+
+    @field_validator("rule")
+    @classmethod
+    def _known_rule(cls, v: str) -> str:
+        if v not in SCALE_RULES:
+            raise ValueError(f"unknown rule {v!r}; rules: {', '.join(SCALE_RULES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _rule_settings(self) -> ScaleHead:
+        SCALE_RULES[self.rule].check_head(self)
+        return self
 
 
 class Scale(_Toml):
@@ -135,20 +195,10 @@ class Scale(_Toml):
 
     @model_validator(mode="after")
     def _bounds_follow_the_rule(self) -> Scale:
-        per_decade = self.scale.classes_per_decade
+        rule = SCALE_RULES[self.scale.rule]
         for name, ws in self.workloads.items():
-            derived = derive_upper_bounds(ws.reference_energy_per_inference_j, per_decade)
-            for letter, written, rule in zip(CLASSES, ws.upper_bounds_j, derived, strict=False):
-                if abs(written - rule) > BOUND_TOLERANCE_REL * rule:
-                    shown = ", ".join(
-                        f"{c} = {v:.3g}" for c, v in zip(CLASSES, derived, strict=False)
-                    )
-                    raise ValueError(
-                        f"[workloads.{name}].upper_bounds_j.{letter}: {written:g} does not "
-                        f"follow from the reference point "
-                        f"{ws.reference_energy_per_inference_j:g} J; the rule gives "
-                        f"{{ {shown} }}"
-                    )
+            _check_basis(self.scale, name, ws)
+            rule.check_workload(self.scale, name, ws)
         return self
 
     @property
@@ -164,8 +214,23 @@ class Scale(_Toml):
         return self.scale.rule
 
     @property
-    def classes_per_decade(self) -> int:
+    def classes_per_decade(self) -> int | None:
         return self.scale.classes_per_decade
+
+    @property
+    def built_on_estimates(self) -> bool:
+        """The scale's bounds come from ESTIMATED records (allowed explicitly)."""
+        return self.scale.basis_measurement == "ESTIMATED"
+
+    @property
+    def summary(self) -> str:
+        """``call-2027.1 (quantiles of 6 records, ESTIMATED)``: the version and the basis."""
+        counts = {len(ws.basis) for ws in self.workloads.values()}
+        if not any(counts):
+            return self.version
+        n = "/".join(str(c) for c in sorted(counts))
+        basis = f", {self.scale.basis_measurement}" if self.scale.basis_measurement else ""
+        return f"{self.version} ({self.rule} of {n} record(s){basis})"
 
     @property
     def rescaling_rule(self) -> str:
@@ -188,12 +253,158 @@ def derive_upper_bounds(
     return (bounds[0], bounds[1], bounds[2], bounds[3])
 
 
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def quantile(values: list[float], level: float) -> float:
+    """The ``level`` quantile with linear interpolation between order statistics (numpy's
+    default, "linear")."""
+    xs = sorted(values)
+    pos = level * (len(xs) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def median(values: list[float]) -> float:
+    return quantile(values, 0.5)
+
+
+def _close(written: float, rule: float) -> bool:
+    return abs(written - rule) <= BOUND_TOLERANCE_REL * rule
+
+
+def _bounds_problem(name: str, ws: WorkloadScale, derived: tuple[float, ...], basis: str) -> None:
+    for letter, written, rule in zip(CLASSES, ws.upper_bounds_j, derived, strict=False):
+        if not _close(written, rule):
+            shown = ", ".join(f"{c} = {v:.3g}" for c, v in zip(CLASSES, derived, strict=False))
+            raise ValueError(
+                f"[workloads.{name}].upper_bounds_j.{letter}: {written:g} does not follow from "
+                f"{basis}; the rule gives {{ {shown} }}"
+            )
+
+
+def _check_basis(head: ScaleHead, name: str, ws: WorkloadScale) -> None:
+    """Every scale: ESTIMATED or quick basis records only when allowed, and said."""
+    seen: set[str] = set()
+    for i, b in enumerate(ws.basis):
+        where = f"[workloads.{name}].basis[{i}]"
+        if b.record_id in seen:
+            raise ValueError(f"{where}: record {b.record_id[:12]} is listed twice")
+        seen.add(b.record_id)
+        if b.measurement == "ESTIMATED" and not head.allow_estimated:
+            raise ValueError(
+                f"{where}: record {b.record_id[:12]} is ESTIMATED and scale.allow_estimated "
+                "is not set"
+            )
+        if b.quick and not head.allow_quick:
+            raise ValueError(
+                f"{where}: record {b.record_id[:12]} is a quick run and scale.allow_quick is "
+                "not set"
+            )
+        if b.measurement == "ESTIMATED" and head.basis_measurement != "ESTIMATED":
+            raise ValueError(
+                f"{where}: record {b.record_id[:12]} is ESTIMATED, so scale.basis_measurement "
+                'must say "ESTIMATED"'
+            )
+
+
+class ScaleRule:
+    """How a rule's bounds are derived and checked: ``check_head`` for the settings it needs
+    in ``[scale]``, ``check_workload`` for one workload's bounds (both raise ValueError
+    naming the key)."""
+
+    name = ""
+    description = ""
+    #: Whether the rule derives its bounds from records (``ecoscore scale derive``).
+    from_records = False
+
+    def check_head(self, head: ScaleHead) -> None:
+        return None
+
+    def check_workload(self, head: ScaleHead, name: str, ws: WorkloadScale) -> None:
+        return None
+
+
+class GeometricCentred(ScaleRule):
+    name = "geometric-centred"
+    description = "class C centred on a reference point, classes_per_decade classes a decade"
+
+    def check_head(self, head: ScaleHead) -> None:
+        if head.classes_per_decade is None:
+            raise ValueError(f"classes_per_decade: missing (the {head.rule} rule needs it)")
+
+    def check_workload(self, head: ScaleHead, name: str, ws: WorkloadScale) -> None:
+        ref = ws.reference_energy_per_inference_j
+        derived = derive_upper_bounds(ref, head.classes_per_decade or 2)
+        _bounds_problem(name, ws, derived, f"the reference point {ref:g} J")
+
+
+class ReferenceRuns(GeometricCentred):
+    name = "reference"
+    description = "geometric-centred on the geometric mean of the call's reference runs"
+    from_records = True
+
+    def check_workload(self, head: ScaleHead, name: str, ws: WorkloadScale) -> None:
+        if not ws.basis:
+            raise ValueError(f"[workloads.{name}].basis: the reference rule lists its records")
+        mean = geometric_mean(ws.basis_energies())
+        if not _close(ws.reference_energy_per_inference_j, mean):
+            raise ValueError(
+                f"[workloads.{name}].reference_energy_per_inference_j: "
+                f"{ws.reference_energy_per_inference_j:g} is not the geometric mean of the "
+                f"basis energies ({mean:g})"
+            )
+        super().check_workload(head, name, ws)
+
+
+class CohortQuantiles(ScaleRule):
+    name = "quantiles"
+    description = "bounds at quantile_levels of the energies of the call's first cohort"
+    from_records = True
+
+    def check_head(self, head: ScaleHead) -> None:
+        levels = head.quantile_levels
+        if levels is None:
+            raise ValueError("quantile_levels: missing (the quantiles rule needs 4 levels)")
+        if not (all(0 < q < 1 for q in levels) and list(levels) == sorted(set(levels))):
+            raise ValueError("quantile_levels: 4 levels, increasing, strictly between 0 and 1")
+
+    def check_workload(self, head: ScaleHead, name: str, ws: WorkloadScale) -> None:
+        energies = ws.basis_energies()
+        if len(energies) < MIN_QUANTILE_RECORDS:
+            raise ValueError(
+                f"[workloads.{name}].basis: {len(energies)} record(s); the quantiles rule "
+                f"needs at least {MIN_QUANTILE_RECORDS}"
+            )
+        assert head.quantile_levels is not None
+        derived = tuple(quantile(energies, q) for q in head.quantile_levels)
+        if list(derived) != sorted(set(derived)):
+            raise ValueError(
+                f"[workloads.{name}].basis: the records' energies do not separate the "
+                "classes (equal quantiles); more records with distinct energies are needed"
+            )
+        _bounds_problem(name, ws, derived, f"the quantiles of its {len(energies)} records")
+        if not _close(ws.reference_energy_per_inference_j, median(energies)):
+            raise ValueError(
+                f"[workloads.{name}].reference_energy_per_inference_j: not the median of the "
+                f"basis energies ({median(energies):g})"
+            )
+
+
+#: The rules, by the name a scale file gives in ``[scale].rule``.
+SCALE_RULES: dict[str, ScaleRule] = {
+    r.name: r for r in (GeometricCentred(), ReferenceRuns(), CohortQuantiles())
+}
+
+
 def available_versions() -> list[str]:
-    return sorted(p.stem for p in SCALES_DIR.glob("*.toml") if _VERSION_RE.match(p.stem))
+    return sorted(p.stem for p in SCALES_DIR.glob("*.toml") if _PUBLISHED_RE.match(p.stem))
 
 
 def scale_path(version: str) -> Path:
-    if not _VERSION_RE.match(version):
+    if not _PUBLISHED_RE.match(version):
         raise UnknownScale(
             f"scale version {version!r} is not of the form YYYY.N (e.g. {DEFAULT_SCALE_VERSION})"
         )
@@ -208,7 +419,7 @@ def load_scale(version: str = DEFAULT_SCALE_VERSION, path: Path | None = None) -
     """Load and validate a scale by version, or from an explicit file."""
     path = Path(path) if path is not None else scale_path(version)
     scale = toml_model(path, Scale, ScaleError, "scale")
-    if _VERSION_RE.match(path.stem) and path.stem != scale.version:
+    if _PUBLISHED_RE.match(path.stem) and path.stem != scale.version:
         raise ScaleError(f"{path}: scale.version: {scale.version!r} does not match the file name")
     return scale.model_copy(update={"path": path})
 

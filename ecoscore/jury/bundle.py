@@ -10,6 +10,8 @@ Layout of a bundle::
     labels/<id>.svg        the eco-score label of each record (when it can be drawn)
     logs/<sha256>.csv      the external power log a record's energy comes from, as it was
                            read (its first ``log_size_bytes`` bytes)
+    workloads/<sha256>.toml  the workload file a record was run from (``--workload-file``),
+                           named by the SHA-256 of its bytes; required for such a record
 
 A bundle's identity is the sha256 of its manifest (which lists every member's sha256): two
 files with the same name are two submissions, and the same bundle under two names is one.
@@ -49,6 +51,7 @@ MANIFEST_SIGNATURE = "manifest.sig"
 #: Signatures of bundle manifests can never pass as record signatures, nor the reverse.
 MANIFEST_DOMAIN = b"ecoscore-bundle-v1:"
 ENVIRONMENT = "environment.json"
+WORKLOADS_DIR = "workloads"
 #: Limits applied when reading a bundle.
 MAX_MEMBERS = 2000
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
@@ -94,6 +97,10 @@ class Bundle:
 
     def record_names(self) -> list[str]:
         return sorted(n for n in self.members if n.startswith("records/") and n.endswith(".json"))
+
+    def workload_file(self, sha256: str) -> bytes | None:
+        """The bundled workload file with this SHA-256 (None when absent)."""
+        return self.members.get(f"{WORKLOADS_DIR}/{sha256}.toml")
 
     def parse(self, name: str) -> RunRecord:
         """Validate and integrity-check the record member ``name``."""
@@ -143,21 +150,32 @@ def write_bundle(
     category: str | None = None,
     draw_label: Callable[[RunRecord], bytes] | None = None,
     key: object | None = None,
+    workload_files: list[Path] | None = None,
 ) -> Path:
     """Check each record (schema and integrity), then write the bundle atomically.
     ``draw_label`` gives a record's label as SVG bytes (none: no labels); ``key`` (an
     ed25519 private key) signs the manifest. A record whose energy comes from an external
-    power log brings that log, checked against the sha256 the record states."""
+    power log brings that log, checked against the sha256 the record states; a record run
+    from a workload file needs that file among ``workload_files`` (matched by SHA-256)."""
     _check_category(category)
     if not records:
         raise BundleError("no records to bundle")
     members: dict[str, bytes] = {}
+    files = {sha256_hex(b): b for b in (Path(f).read_bytes() for f in workload_files or [])}
     for path in records:
         record = load_record(path)
         name = f"records/{record.record_id}.json"
         if name in members:
             raise BundleError(f"{path}: record {record.record_id[:12]} is given twice")
         members[name] = Path(path).read_bytes()
+        wanted = record.workload.definition_file_sha256
+        if wanted is not None:
+            if wanted not in files:
+                raise BundleError(
+                    f"{path}: the record ran the workload file {record.workload.definition_file}"
+                    f" (sha256 {wanted[:12]}); give that file with --workload-file"
+                )
+            members[f"{WORKLOADS_DIR}/{wanted}.toml"] = files[wanted]
         if draw_label is not None:
             members[f"labels/{record.record_id}.svg"] = draw_label(record)
         if record.meter.log_sha256:

@@ -21,8 +21,11 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ecoscore.benchmarks.metrics import passes_gate
+from ecoscore.benchmarks.workload_file import definitions_of
+from ecoscore.checks import check_record
 from ecoscore.grading.grade import Grade, grade_record
 from ecoscore.grading.scale import CLASSES, Scale
 from ecoscore.jury.replicate import ReplicationReport, compare_runs
@@ -84,6 +87,8 @@ class Entry:
     submission_label: str = ""
     submitter_key: str | None = None
     logs: frozenset[str] | None = None
+    #: The workloads declared by the workload files its bundle carries, by file sha256.
+    definitions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -137,6 +142,9 @@ def _entries_from_bundle(path: Path) -> Iterator[Entry]:
             n.removeprefix("logs/").removesuffix(".csv")
             for n in bundle.members
             if n.startswith("logs/")
+        ),
+        "definitions": definitions_of(
+            d for n, d in bundle.members.items() if n.startswith("workloads/")
         ),
     }
     names = bundle.record_names()
@@ -397,7 +405,8 @@ def _record_flags(r: Row) -> list[str]:
             flag = _RULE_FLAGS.get(rule, rule)
             if flag is not None:
                 flags.append(flag)
-    if rec.quality.value < (g.quality_gate if g is not None else rec.workload.quality_gate):
+    gate = g.quality_gate if g is not None else rec.workload.quality_gate
+    if not passes_gate(rec.quality.metric, rec.quality.value, gate):
         flags.append("below-gate")
     elif g is not None and g.letter is None and r.trusted_content:
         flags.append("no-grade")
@@ -451,8 +460,13 @@ def _link_replications(rows: list[Row]) -> None:
 
 
 def build_comparison(
-    entries: Iterable[Entry], scale: Scale, trusted: TrustedKeys | None = None
+    entries: Iterable[Entry],
+    scale: Scale,
+    trusted: TrustedKeys | None = None,
+    definitions: dict[str, Any] | None = None,
 ) -> Comparison:
+    """Grade, check and flag every record. ``definitions``: workloads declared by workload
+    files the jury gives (by file sha256), for records run from one."""
     rows: list[Row] = []
     errors: list[Entry] = []
     for entry in entries:
@@ -460,7 +474,8 @@ def build_comparison(
             errors.append(entry)
             continue
         rec = entry.record
-        grade = grade_record(rec, scale) if not entry.integrity_failed else None
+        checks = check_record(rec, {**(definitions or {}), **entry.definitions})
+        grade = grade_record(rec, scale, checks) if not entry.integrity_failed else None
         sig = check_signature(rec, trusted) if not entry.integrity_failed else None
         row = Row(entry=entry, grade=grade, signature=sig)
         row.flags = _record_flags(row)

@@ -14,6 +14,7 @@ Exit code: the most serious of the records', in that order: 5, 3, 7; else 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ecoscore.checks import check_record
 from ecoscore.errors import EXIT_INPUT, EXIT_INTEGRITY, EXIT_NOT_ELIGIBLE, EXIT_OK
@@ -36,8 +37,13 @@ class VerifyResult:
 
 
 def verify_entry(
-    entry: Entry, trusted: TrustedKeys | None, require_signature: bool
+    entry: Entry,
+    trusted: TrustedKeys | None,
+    require_signature: bool,
+    definitions: dict[str, Any] | None = None,
 ) -> VerifyResult:
+    """``definitions``: workloads declared by workload files given to verify (by file
+    sha256); a bundle's own workload files are added to them."""
     if entry.integrity_failed:
         return VerifyResult(entry.source, False, EXIT_INTEGRITY, str(entry.error))
     if entry.record is None:
@@ -59,10 +65,10 @@ def verify_entry(
             f"signed by key {sig.key_id}, not by the key that signed its bundle "
             f"({entry.submitter_key})",
         )
-    report = check_record(rec)
+    report = check_record(rec, {**(definitions or {}), **entry.definitions})
     if report.invalid:
         return fail(EXIT_NOT_ELIGIBLE, "; ".join(f.line() for f in report.invalid))
-    gate = quality_gate_reason(rec)
+    gate = quality_gate_reason(rec, report)
     if gate is not None and rec.record_type == "run":
         return fail(EXIT_NOT_ELIGIBLE, gate)
     blockers = [f.line() for f in report.blockers]

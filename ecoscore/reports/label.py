@@ -15,11 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ecoscore.benchmarks.metrics import gate_relation, passes_gate
 from ecoscore.errors import UsageError
 from ecoscore.files import write_atomic
 from ecoscore.grading.grade import Grade
 from ecoscore.grading.indicators import Indicators, format_quantity
-from ecoscore.grading.scale import CLASSES, WorkloadScale
+from ecoscore.grading.scale import CLASSES, Scale, WorkloadScale
 from ecoscore.record import RunRecord
 
 if TYPE_CHECKING:
@@ -119,7 +120,9 @@ def draw_label(
         if carbon
         else "unknown"
     )
-    gate_sign = "≥" if grade.quality_value >= grade.quality_gate else "<"
+    passed = passes_gate(grade.quality_metric, grade.quality_value, grade.quality_gate)
+    relation = gate_relation(grade.quality_metric, passed)
+    gate_sign = {">=": "≥", "<=": "≤"}.get(relation, relation)
     p90 = indicators.latency_p90_ms
     emb = indicators.embodied
     embodied = (
@@ -303,15 +306,19 @@ def save_label(fig: Figure, path: Path, png_dpi: int = DEFAULT_PNG_DPI) -> Path:
     return path
 
 
-def label_svg(record: RunRecord, scale_version: str | None = None) -> bytes:
-    """The eco-score label of ``record`` as SVG bytes, graded with ``scale_version``."""
+def label_svg(record: RunRecord, scale_version: str | Scale | None = None) -> bytes:
+    """The eco-score label of ``record`` as SVG bytes, graded with a scale (a published
+    version, or a loaded scale such as a call's)."""
     import tempfile
 
     from ecoscore.grading.grade import grade_record
     from ecoscore.grading.indicators import compute_indicators
-    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, load_scale
+    from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, Scale, load_scale
 
-    scale = load_scale(scale_version or DEFAULT_SCALE_VERSION)
+    if isinstance(scale_version, Scale):
+        scale = scale_version
+    else:
+        scale = load_scale(scale_version or DEFAULT_SCALE_VERSION)
     grade = grade_record(record, scale)
     fig = draw_label(record, grade, compute_indicators(record), scale.for_workload(grade.workload))
     with tempfile.TemporaryDirectory(prefix="ecoscore-label-") as tmp:

@@ -1,7 +1,8 @@
 """The Pareto front of quality against energy per inference, and its plot.
 
 A point is on the front when no other point has at most its energy and at least its
-quality, with one of the two strictly better. The plot puts energy per inference (log
+quality, with one of the two strictly better ("at least" is "at most" for a metric where
+lower is better, RMSE). The plot puts energy per inference (log
 scale) on x and quality on y, draws the workload's quality gate, and marks the front.
 """
 
@@ -17,19 +18,25 @@ class Point:
     label: str  # model name (user-supplied: drawn as plain text, no mathtext)
     energy_j: float
     quality: float
+    higher_is_better: bool = True
+
+    @property
+    def goodness(self) -> float:
+        """The quality, signed so that more is better."""
+        return self.quality if self.higher_is_better else -self.quality
 
 
 def dominates(a: Point, b: Point) -> bool:
     """``a`` is at least as good as ``b`` on both axes and strictly better on one."""
-    no_worse = a.energy_j <= b.energy_j and a.quality >= b.quality
-    better = a.energy_j < b.energy_j or a.quality > b.quality
+    no_worse = a.energy_j <= b.energy_j and a.goodness >= b.goodness
+    better = a.energy_j < b.energy_j or a.goodness > b.goodness
     return no_worse and better
 
 
 def pareto_front(points: list[Point]) -> list[Point]:
     """The non-dominated points, by increasing energy."""
     front = [p for p in points if not any(dominates(q, p) for q in points)]
-    return sorted(front, key=lambda p: (p.energy_j, -p.quality))
+    return sorted(front, key=lambda p: (p.energy_j, -p.goodness))
 
 
 def pareto_figure_bytes(

@@ -15,6 +15,7 @@ import html
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ecoscore.benchmarks.metrics import higher_is_better
 from ecoscore.jury.compare import COLUMNS, FLAGS, Comparison, Row
 from ecoscore.jury.policy import Policy, Verdict
 from ecoscore.reports.pareto import Point, pareto_figure_bytes, pareto_front
@@ -108,7 +109,9 @@ def pareto_points(rows: list[Row]) -> list[Point]:
             continue
         e = r.energy_j
         if e is not None and e > 0:
-            pts.append(Point(r.record.record_id, r.record.model.name, e, r.record.quality.value))
+            q = r.record.quality
+            better_high = higher_is_better(q.metric)
+            pts.append(Point(r.record.record_id, r.record.model.name, e, q.value, better_high))
     return pts
 
 
