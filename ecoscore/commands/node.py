@@ -45,6 +45,9 @@ def start(
         Path | None,
         typer.Option(help="Where received models and data are kept (~/.cache/ecoscore/fleet)."),
     ] = None,
+    temp_dir: Annotated[
+        Path | None, typer.Option(help="--head: Ray's session folder (default /tmp/ray).")
+    ] = None,
     block: Annotated[
         bool, typer.Option(help="Stay in the foreground (ray start --block).")
     ] = False,
@@ -73,6 +76,7 @@ def start(
         num_cpus=num_cpus,
         object_store_bytes=object_store_mb * 1_000_000 if object_store_mb else None,
         cache=cache,
+        temp_dir=temp_dir,
         block=block,
     )
     ray = ray_executable() if not dry_run else "ray"

@@ -287,7 +287,7 @@ class CampaignDriver:
                     path = p.model_path if ref == p.spec.model else p.data_path
                     assert path is not None
                     self.refs[ref.sha256] = ray.put(pack(path, ref))
-        self._remote = ray.remote(entry_task).options(num_cpus=0, max_retries=0)
+        self._remote = ray.remote(num_cpus=0, max_retries=0)(entry_task)
         for p in runnable:
             self._submit(p, 1, frozenset())
         self._save()
@@ -369,7 +369,14 @@ class CampaignDriver:
         node.attempts += 1
         a.started_unix = ev.get("time_unix")
         self._save()
-        self._emit("started", a.planned, node=_node_label(a), attempt=a.number)
+        self._emit(
+            "started",
+            a.planned,
+            node=_node_label(a),
+            node_id=a.node_id,
+            pid=ev.get("pid"),
+            attempt=a.number,
+        )
 
     def _note_blobs(self, a: _InFlight, how: dict[str, str]) -> None:
         node = self.record.node(a.node_id) if a.node_id else None

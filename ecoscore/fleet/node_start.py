@@ -38,6 +38,7 @@ class NodeStartOptions:
     num_cpus: int = 1
     object_store_bytes: int | None = None
     cache: Path | None = None
+    temp_dir: Path | None = None  # head: Ray's session folder (default /tmp/ray)
     block: bool = False
 
 
@@ -102,6 +103,8 @@ def ray_start_command(opts: NodeStartOptions, ray: str = "ray") -> list[str]:
         cmd += ["--head", "--include-dashboard=false"]
         if opts.port is not None:
             cmd += [f"--port={opts.port}"]
+        if opts.temp_dir is not None:
+            cmd += [f"--temp-dir={Path(opts.temp_dir).resolve()}"]
     else:
         cmd += [f"--address={opts.address}"]
     if opts.node_ip_address:

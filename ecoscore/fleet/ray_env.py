@@ -46,7 +46,9 @@ def ray_available() -> bool:
     before its first import)."""
     import importlib.util
 
-    return "ray" in sys.modules or importlib.util.find_spec("ray") is not None
+    if "ray" in sys.modules:
+        return sys.modules["ray"] is not None
+    return importlib.util.find_spec("ray") is not None
 
 
 def require_ray() -> None:
@@ -161,6 +163,7 @@ def _embedded(opts: ClusterOptions) -> Cluster:
     try:
         with _env(env):
             ray.init(
+                address="local",  # a new Ray of its own, never another one found here
                 num_cpus=opts.num_cpus,
                 num_gpus=0,
                 resources={device_resource(opts.local_device): 1},
