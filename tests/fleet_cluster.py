@@ -160,3 +160,23 @@ def _group_members(pgid: int) -> list[int]:
 
 def _group_alive(pgid: int) -> bool:
     return bool(_group_members(pgid))
+
+
+class TimeLimit(Exception):
+    """A fleet test ran past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):  # noqa: ANN201 - a context manager
+    """Raise TimeLimit in the main thread after ``seconds`` (every Ray test is bounded)."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeLimit(f"past the test's limit of {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

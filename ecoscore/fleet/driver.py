@@ -24,10 +24,11 @@ Rules enforced here:
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,8 @@ class CampaignDriver:
         self.timings: list[Timing] = []
         self._remote: Any = None
         self._last_liveness = 0.0
+        self._critical = False
+        self._pending: int | None = None
 
     # -- bookkeeping ---------------------------------------------------------------
 
@@ -213,7 +216,7 @@ class CampaignDriver:
         )
         self.session_index = len(self.record.sessions) - 1
         self._save()
-        previous = _sigterm_as_interrupt()
+        previous = self._install_interrupts()
         try:
             if todo:
                 self._dispatch(todo)
@@ -228,7 +231,7 @@ class CampaignDriver:
             self._interrupted()
             raise
         finally:
-            _restore_sigterm(previous)
+            _restore_handlers(previous)
             if self.cluster is not None:
                 self.cluster.close()
         failed = [self._entry(p) for p in self.plan.entries if self._entry(p).state == "failed"]
@@ -242,6 +245,33 @@ class CampaignDriver:
             wall_s=time.perf_counter() - t0,
             timings=self.timings,
         )
+
+    def _install_interrupts(self) -> dict[int, Any]:
+        """Ctrl-C and SIGTERM stop the driver, but never between storing a record and noting
+        it in the campaign record: there they wait for the bookkeeping to end."""
+        import threading
+
+        if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum: int, frame: object) -> None:
+            if self._critical:
+                self._pending = signum
+                return
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    @contextlib.contextmanager
+    def _critical_section(self) -> Iterator[None]:
+        self._critical = True
+        try:
+            yield
+        finally:
+            self._critical = False
+        if self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise KeyboardInterrupt(f"signal {signum}")
 
     def _finish(self, state: str) -> None:
         s = self.record.sessions[self.session_index]
@@ -344,7 +374,8 @@ class CampaignDriver:
             self._started(a, ev)
         elif kind == "record":
             a.terminal = True
-            self._arrived(a, ev)
+            with self._critical_section():
+                self._arrived(a, ev)
         elif kind == "error":
             a.terminal = True
             self._note_blobs(a, ev.get("blobs", {}))
@@ -508,22 +539,9 @@ def _ecoscore_version() -> str:
         return "unknown"
 
 
-def _sigterm_as_interrupt() -> Any:
-    """SIGTERM stops the driver as Ctrl-C does (main thread only)."""
-    import threading
-
-    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    return signal.signal(signal.SIGTERM, handler)
-
-
-def _restore_sigterm(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def run_campaign(
