@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 #: address; another address of the loopback range stays on the loopback interface.
 RAY_IP = "127.0.0.2"
 OBJECT_STORE_MB = 80
+#: Ray's token authentication, with one token for every test cluster of this process, given
+#: through the environment (so that nothing is written to ~/.ray).
+RAY_AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 RANGE_UJ = 262_143_328_850
 
 
@@ -68,6 +74,8 @@ class LocalCluster:
     base: Path
     port: int = field(default_factory=free_port)
     nodes: list[SimNode] = field(default_factory=list)
+    #: Ray's session folder: short, because Ray's socket paths must fit in 107 bytes.
+    ray_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="eco-ray-")))
 
     @property
     def address(self) -> str:
@@ -75,7 +83,7 @@ class LocalCluster:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-        env.update(RAY_USAGE_STATS_ENABLED="0", OMP_NUM_THREADS="1")
+        env.update(RAY_USAGE_STATS_ENABLED="0", OMP_NUM_THREADS="1", **RAY_AUTH)
         return env
 
     def add_node(self, device: str, board: str, power_w: float) -> SimNode:
@@ -88,7 +96,7 @@ class LocalCluster:
         cache = self.base / f"node{n}-cache"
         args = [ecoscore_exe(), "node", "start", "--device", device]
         if not self.nodes:
-            args += ["--head", f"--port={self.port}", f"--temp-dir={self.base / 'ray'}"]
+            args += ["--head", f"--port={self.port}", f"--temp-dir={self.ray_dir}"]
         else:
             args += [f"--address={self.address}"]
         args += [
@@ -137,6 +145,7 @@ class LocalCluster:
     def stop(self) -> None:
         for node in reversed(self.nodes):
             self.stop_node(node)
+        shutil.rmtree(self.ray_dir, ignore_errors=True)
 
     def leftover(self) -> list[int]:
         """pids still alive in the nodes' process groups (none after ``stop``)."""

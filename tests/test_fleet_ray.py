@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet_cluster import RAY_IP, LocalCluster, ecoscore_exe, ray_installed, time_limit
+from tests.fleet_cluster import (
+    RAY_AUTH,
+    RAY_IP,
+    LocalCluster,
+    ecoscore_exe,
+    ray_installed,
+    time_limit,
+)
 from tests.onnx_models import linear_classifier
 
 pytestmark = pytest.mark.skipif(
@@ -59,10 +66,13 @@ def write(folder: Path, name: str, entries: str) -> Path:
 def cluster(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a fixture
     c = LocalCluster(tmp_path_factory.mktemp("fleet"))
     try:
-        with time_limit(240):
-            c.add_node("board-a", "Simulated Board A", 4.0)
-            c.add_node("board-b", "Simulated Board B", 9.0)
-        yield c
+        with pytest.MonkeyPatch.context() as mp:
+            for k, v in RAY_AUTH.items():  # the in-process drivers' token
+                mp.setenv(k, v)
+            with time_limit(240):
+                c.add_node("board-a", "Simulated Board A", 4.0)
+                c.add_node("board-b", "Simulated Board B", 9.0)
+            yield c
     finally:
         c.stop()
         assert c.leftover() == [], "processes of the test cluster are still running"
@@ -100,7 +110,8 @@ def test_a_campaign_runs_on_two_simulated_devices(cluster: LocalCluster, tmp_pat
     path = write(tmp_path, "two-by-two", TWO_BY_TWO)
     out = tmp_path / "results"
     run_args = ["campaign", "run", str(path), "--quick", "--address", cluster.address,
-                "--node-ip-address", RAY_IP, "--out", str(out), "--attempt-timeout", "120"]  # fmt: skip
+                "--node-ip-address", RAY_IP, "--out", str(out),
+                "--attempt-timeout", "120"]  # fmt: skip
     res = cli(cluster, *run_args, "--html", str(tmp_path / "report.html"))
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "8 record(s) stored, 0 already in the store, 0 failed" in res.stdout
@@ -291,6 +302,7 @@ def test_without_a_cluster_the_campaign_runs_on_an_embedded_ray(tmp_path: Path) 
         "settings = { threads = 1 }\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_AUTH)  # nothing written to ~/.ray
     proc = subprocess.Popen(
         [ecoscore_exe(), "campaign", "run", str(path), "--quick", "--out", str(tmp_path / "r"),
          "--object-store-mb", "80"],
