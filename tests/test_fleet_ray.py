@@ -323,3 +323,24 @@ def test_without_a_cluster_the_campaign_runs_on_an_embedded_ray(tmp_path: Path) 
     (entry,) = plan_campaign(path, quick=True).entries
     assert len(list((tmp_path / "r" / "campaigns" / "here" / "runs").glob("*.json"))) == 1
     assert entry.spec.device_class == "this-machine"
+
+
+def test_a_device_class_without_nodes_fails_its_entries_with_the_reason(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    from ecoscore.fleet.campaign_file import plan_campaign
+    from ecoscore.fleet.driver import run_campaign
+
+    path = write(
+        tmp_path,
+        "absent",
+        '[[entries]]\nworkload = "nlp-intent"\nmodels = ["baseline"]\n',
+    )
+    path.write_text(path.read_text().replace("[devices.board-b]", "[devices.board-c]"))
+    with time_limit(180):
+        res = run_campaign(plan_campaign(path, quick=True), tmp_path / "r", driver_options(cluster))
+    (failed,) = res.failed
+    assert failed.device_class == "board-c" and failed.attempts == []
+    assert "no node of the cluster advertises device:board-c" in (failed.failure or "")
+    assert "ecoscore node start --device board-c" in (failed.failure or "")
+    assert res.stored == 1  # board-a's entry ran all the same
