@@ -31,6 +31,8 @@ COMMAND_MODULES = (
     "ecoscore.commands.sign",
     "ecoscore.commands.bundle",
     "ecoscore.commands.reproduce",
+    "ecoscore.commands.campaign",
+    "ecoscore.commands.node",
 )
 
 

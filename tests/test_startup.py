@@ -28,6 +28,7 @@ HEAVY = (
     "matplotlib",
     "sklearn",
     "codecarbon",
+    "ray",
 )
 
 PROBE = """
