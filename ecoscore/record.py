@@ -57,6 +57,15 @@ class WorkloadRef(_Model):
     metric: str
     quality_gate: float
     data_source: str = "bundled"
+    #: True: the evaluation data is the reference data (bundled, or matching published
+    #: checksums); False: non-reference data, scored for information and never graded.
+    #: None: a record made before the check existed.
+    reference_data: bool | None = None
+    #: Who pinned the checksums the data was checked against; "test-hook": a test's own
+    #: pins (such a record can never certify).
+    data_pinned_by: Literal["bundled", "published", "test-hook", "none"] | None = None
+    data_check: str | None = None  # the check's outcome, in one line
+    data_files_sha256: dict[str, str] = Field(default_factory=dict)  # the checked files
 
 
 class ModelRef(_Model):
@@ -153,6 +162,9 @@ class ScenarioResult(_Model):
     power_w: Stat | None
     throughput_per_s: Stat
     latency: Latency | None = None  # single-stream only
+    #: Why the batch size differs from the workload's (e.g. a model exported with a fixed
+    #: batch of 1 runs the offline scenario at batch 1); None when it does not.
+    batch_note: str | None = None
 
 
 class IdleBaseline(_Model):

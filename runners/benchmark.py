@@ -1,15 +1,17 @@
 """One benchmark run, from workload and model file to a validated run record.
 
-Order of a run: check the model file; load it in the engine; check its input against the
-workload; compute quality on the full evaluation set with the engine and precision that
-will be timed; measure the idle baseline; measure single-stream then offline, each with
-warm-up and repeats; assemble the record (its record_id is the hash of its content).
+Order of a run: check the model file; load it in the engine; decide how the model meets
+the workload (runners/model_interface.py: output, layout, quantized input, fixed batch)
+and convert the evaluation inputs once; compute quality on the full evaluation set with
+the engine and precision that will be timed; measure the idle baseline; measure
+single-stream then offline, each with warm-up and repeats; assemble the record (its
+record_id is the hash of its content).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +19,12 @@ import numpy as np
 from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload
 from ecoscore.benchmarks.errors import WorkloadError
 from ecoscore.record import DeviceRef, Quality, RunRecord, RunSettings
-from ecoscore.runners.engines.base import Engine, EngineError, LoadHints
+from ecoscore.runners.engines.base import Engine, LoadHints
 from ecoscore.runners.interference import InterferenceProbe
 from ecoscore.runners.loop import ScenarioSettings, measure_idle, measure_scenario
 from ecoscore.runners.meters.base import Meter
 from ecoscore.runners.model_files import inspect_model
+from ecoscore.runners.model_interface import ModelInterface, resolve
 from ecoscore.runners.provenance import make_provenance, utc_now
 from ecoscore.runners.record_builder import engine_ref, meter_ref, model_ref, workload_ref
 
@@ -50,31 +53,6 @@ Step = Callable[[str], None]
 Progress = Callable[[int, int], None]
 
 
-def check_input(engine: Engine, workload: Workload, path: Path) -> None:
-    """The model's input must fit the workload's input spec (rank, sizes, dtype)."""
-    meta = engine.input_meta()
-    shape = list(meta.shape)
-    spec = workload.info.input
-    if len(shape) != len(spec.shape):
-        raise EngineError(
-            f"{path}: the model takes a rank-{len(shape)} input {shape}; {workload.info.name} "
-            f"feeds {spec.dtype} of shape {spec.shape} (None = batch)"
-        )
-    for got, want in zip(shape[1:], spec.shape[1:], strict=True):
-        if isinstance(got, int) and want is not None and got != want:
-            raise EngineError(
-                f"{path}: the model's input shape {shape} does not fit {workload.info.name}'s "
-                f"{spec.shape}"
-            )
-    if isinstance(shape[0], int) and shape[0] != 1:
-        raise EngineError(
-            f"{path}: the model's batch dimension is fixed at {shape[0]}; export it with a "
-            "dynamic batch dimension"
-        )
-    if meta.dtype != spec.dtype:
-        raise EngineError(f"{path}: the model takes {meta.dtype}; the workload feeds {spec.dtype}")
-
-
 def load_hints(workload: Workload) -> LoadHints:
     """What an engine may know before loading: the offline batch, and calibration inputs
     from the training split (never the evaluation set)."""
@@ -85,9 +63,17 @@ def load_hints(workload: Workload) -> LoadHints:
 
 
 def compute_quality(
-    engine: Engine, workload: Workload, x: np.ndarray, y: np.ndarray, batch_size: int
+    engine: Engine,
+    workload: Workload,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    interface: ModelInterface | None = None,
 ) -> float:
+    """Quality of the engine's outputs on ``x`` (already adapted to the model)."""
     outs = [engine.run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    if interface is not None:
+        outs = [interface.adapt_output(o) for o in outs]
     try:
         return workload.score(np.concatenate(outs), y)
     except WorkloadError as e:
@@ -142,16 +128,27 @@ def run_benchmark(
     model = inspect_model(req.model_path)
     say("loading model")
     req.engine.load(req.model_path, load_hints(wl))
-    check_input(req.engine, wl, req.model_path)
+    config = req.engine.config
+    iface = resolve(req.engine, wl, req.model_path, config.layout, config.output)
     eval_sha = wl.eval_data_sha256()
     split = wl.eval_split()
+    x = iface.adapt_input(split.x)  # once, before anything is timed
     settings = scenario_settings(info.scenarios, req.quick, req.repeats)
+    batch = iface.batch_size(info.scenarios.offline_batch_size)
+    batch_note = None
+    if batch != settings["offline"].batch_size:
+        batch_note = (
+            f"the model is exported with a fixed batch of {batch}: offline ran at batch "
+            f"{batch} instead of {settings['offline'].batch_size}"
+        )
+        settings["offline"] = replace(settings["offline"], batch_size=batch)
 
     say("quality on the evaluation set")
-    quality_value = compute_quality(
-        req.engine, wl, split.x, split.y, info.scenarios.offline_batch_size
-    )
+    quality_value = compute_quality(req.engine, wl, x, split.y, batch, iface)
     eng_info = req.engine.info()
+    eng_info = replace(
+        eng_info, settings={**eng_info.settings, "model_interface": iface.describe()}
+    )
 
     say("idle baseline")
     d = QUICK if req.quick else info.scenarios
@@ -165,10 +162,11 @@ def run_benchmark(
     for name in req.scenarios:
         s = settings[name]
         say(f"{name} (batch {s.batch_size})")
-        batches = _batches(req.engine, split.x, s.batch_size)
-        results.append(
-            measure_scenario(req.engine, req.meter, batches, s, idle.power_w, progress, probe)
-        )
+        batches = _batches(req.engine, x, s.batch_size)
+        result = measure_scenario(req.engine, req.meter, batches, s, idle.power_w, progress, probe)
+        if name == "offline" and batch_note:
+            result = result.model_copy(update={"batch_note": batch_note})
+        results.append(result)
 
     params = (
         model.parameter_count if model.parameter_count is not None else (req.engine.parameter_count)
@@ -187,7 +185,7 @@ def run_benchmark(
             gate=info.quality_gate,
             passed=quality_value >= info.quality_gate,
             samples=len(split),
-            batch_size=info.scenarios.offline_batch_size,
+            batch_size=batch,
         ),
         run=RunSettings(quick=req.quick, repeats=settings["offline"].repeats, seed=RUN_SEED),
         provenance=make_provenance(started, {"run": RUN_SEED, "workload": info.seed}, req.notes),

@@ -15,9 +15,15 @@ from ecoscore.runners.engines.base import EngineInfo
 from ecoscore.runners.meters.base import Meter
 from ecoscore.runners.model_files import ModelFile
 
+#: A data check's files are listed in the record up to this many (a folder of thousands of
+#: clips is covered by ``eval_data_sha256`` alone).
+MAX_RECORDED_DATA_FILES = 32
+
 
 def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadRef:
     info = wl.info
+    check = wl.data_check()
+    files = dict(check.files) if len(check.files) <= MAX_RECORDED_DATA_FILES else {}
     return WorkloadRef(
         name=info.name,
         version=info.version,
@@ -29,6 +35,10 @@ def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadR
         metric=info.metric,
         quality_gate=info.quality_gate,
         data_source=wl.data_source,
+        reference_data=check.reference,
+        data_pinned_by=check.pinned_by,
+        data_check=check.summary,
+        data_files_sha256=files,
     )
 
 

@@ -12,24 +12,27 @@ def workloads() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ecoscore.benchmarks.registry import get_workload, workload_names
+    from ecoscore.benchmarks.registry import workload_class, workload_names
 
     table = Table(title="ecoscore workloads")
     for col in ("workload", "version", "task", "metric", "gate", "input", "data"):
         table.add_column(col)
-    for name in workload_names():
-        info = get_workload(name).info
+    bundled = set(workload_names())
+    for name in workload_names(user_data=True):
+        info = getattr(workload_class(name), "info", None)
+        if info is None:  # defined by the data it reads (e.g. the classes of a CSV)
+            table.add_row(name, "", "", "", "", "", "--data PATH")
+            continue
+        layout = f" {info.input.layout}" if info.input.layout else ""
         table.add_row(
             info.name,
             info.version,
             info.task,
             info.metric,
             f"{info.quality_gate:g}",
-            f"{info.input.dtype} {info.input.shape}",
-            "bundled",
+            f"{info.input.dtype} {info.input.shape}{layout}",
+            "bundled" if name in bundled else "--data PATH",
         )
-    for name in workload_names(user_data=True)[len(workload_names()) :]:
-        table.add_row(name, "", "", "", "", "", "--data PATH")
     Console().print(table)
 
 

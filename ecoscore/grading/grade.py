@@ -1,11 +1,15 @@
 """From a run record and an explicit scale to an A-to-E grade. The record is only read.
 
 Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
-1. the scale has thresholds for the record's workload;
-2. the quality reaches the workload's gate (else: not eligible, no grade);
-3. the single-stream scenario has a valid energy per inference;
-4. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
-An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable.
+1. the record's evaluation data is the reference data (``data_reason``): non-reference data
+   is scored for information and never graded;
+2. the scale has thresholds for the record's workload;
+3. the quality reaches the workload's gate (else: not eligible, no grade);
+4. the single-stream scenario has a valid energy per inference;
+5. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
+An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable;
+data whose checksums a test pinned (``data_pinned_by == "test-hook"``) can be graded but
+never certified.
 """
 
 from __future__ import annotations
@@ -84,6 +88,26 @@ def quality_gate_reason(record: RunRecord) -> str | None:
     return f"not eligible: {record.quality.metric} {value:.4g} < gate {gate:.4g}"
 
 
+def data_reason(record: RunRecord) -> str | None:
+    """Why the record's evaluation data cannot be graded, or None when it can: the one
+    place that decides "reference data: gradable" against "non-reference: never graded"."""
+    w = record.workload
+    if w.reference_data is True:
+        return None
+    if w.reference_data is False:
+        why = f" ({w.data_check})" if w.data_check else ""
+        return f"no grade: non-reference data{why}; scored for information only"
+    if w.data_source != "bundled":  # a record made before data checks existed
+        return (
+            f"no grade: user data ({w.data_source}) from a record made before data checks "
+            "existed; non-reference data, scored for information only"
+        )
+    return None
+
+
+TEST_HOOK_BLOCKER = "data checksums pinned by a test hook, not published ones"
+
+
 def grade_record(record: RunRecord, scale: Scale) -> Grade:
     """Grade ``record`` with ``scale``; the record is not modified."""
     stat = None
@@ -103,14 +127,14 @@ def grade_record(record: RunRecord, scale: Scale) -> Grade:
     shown = single.energy_per_inference_j if single is not None else None
 
     workload_scale = scale.for_workload(record.workload.name)
-    reason: str | None
-    if workload_scale is None:
+    reason = data_reason(record)  # non-reference data: never graded, whatever else holds
+    if reason is None and workload_scale is None:
         known = ", ".join(scale.workloads)
         reason = (
             f"no grade: scale {scale.version} has no thresholds for workload "
             f"{record.workload.name!r} (it grades: {known})"
         )
-    else:
+    elif reason is None:
         reason = quality_gate_reason(record) or energy_reason
 
     provisional = record.meter.measurement == "ESTIMATED"
@@ -138,6 +162,8 @@ def grade_record(record: RunRecord, scale: Scale) -> Grade:
         blockers.append("energy is ESTIMATED, not measured")
     if record.run.quick:
         blockers.append("quick (smoke) run")
+    if record.workload.data_pinned_by == "test-hook":
+        blockers.append(TEST_HOOK_BLOCKER)
     return Grade(
         record_id=record.record_id,
         workload=record.workload.name,
