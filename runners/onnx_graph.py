@@ -63,10 +63,14 @@ _QOPERATOR_OPS = set(_OUTPUT_PARAMS) | {"ConvInteger", "MatMulInteger", "Dynamic
 
 @dataclass(frozen=True)
 class Quantization:
-    """How a model is quantized: "QDQ", "QOperator" or None, and its 8-bit tensors' dtype."""
+    """How a model is quantized: "QDQ", "QOperator" or None, and the dtypes of its 8-bit
+    tensors (e.g. ("int8", "uint8") for int8 weights and uint8 activations)."""
 
     format: str | None
-    dtype: str | None
+    dtypes: tuple[str, ...] = ()
+
+    def describe(self) -> str | None:
+        return f"{self.format} {'+'.join(self.dtypes)}".strip() if self.format else None
 
 
 class OnnxGraph:
@@ -149,18 +153,18 @@ class OnnxGraph:
         return None
 
     def quantization(self) -> Quantization:
+        from onnx import TensorProto
+
         ops = {n.op_type for n in self.proto.graph.node}
         fmt = None
         if ops & _QOPERATOR_OPS:
             fmt = "QOperator"
         elif "DequantizeLinear" in ops:
             fmt = "QDQ"
-        dtype = None
-        if fmt is not None:
-            for node in self.proto.graph.node:
-                if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2:
-                    zp = self._value(node.input[2])
-                    if zp is not None:
-                        dtype = str(zp.dtype)
-                        break
-        return Quantization(fmt, dtype)
+        found: set[str] = set()
+        if fmt is not None:  # 8-bit weights and zero points say which 8-bit types are used
+            for tensor in self._consts.values():
+                dtype = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8"}.get(tensor.data_type)
+                if dtype:
+                    found.add(dtype)
+        return Quantization(fmt, tuple(sorted(found)))

@@ -168,13 +168,9 @@ class OnnxRuntimeEngine(Engine):
             name="onnxruntime",
             version=self._ort.__version__,
             device=c.device if self.fallback_reason is None else "cpu",
-            precision=(quant.dtype or "int8") if quant and quant.format else c.precision,
+            precision="int8" if quant and quant.format else c.precision,
             settings={
-                "model_quantization": (
-                    f"{quant.format} {quant.dtype or ''}".strip()
-                    if quant and quant.format
-                    else None
-                ),
+                "model_quantization": quant.describe() if quant else None,
                 "execution_providers": self._sess.get_providers() if self._sess else [],
                 "provider_options": {name: opts for name, opts in self.providers},
                 "provider_fallback_reason": self.fallback_reason,
