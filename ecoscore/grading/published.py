@@ -80,7 +80,8 @@ class PublishedResult(BaseModel):
     median_latency_ms: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     accuracy: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     accuracy_metric: Literal["top1_pct", "auc"]
-    source: Annotated[str, StringConstraints(pattern=r"^mlcommons/tiny_results_v[\d.]+@\S+:\S+$")]
+    #: repository@commit:path of the energy log the row was read from
+    source: Annotated[str, StringConstraints(pattern=r"^\S+@\S+:\S+$")]
     identical_to_round: Annotated[str, StringConstraints(pattern=r"^v\d+\.\d+$")] | None = None
 
 
