@@ -80,7 +80,8 @@ class OnnxGraph:
         import onnx
 
         self.path = Path(path)
-        self.proto = onnx.load(str(path))
+        # external data (large weights) is not read: only small scales and zero points are
+        self.proto = onnx.load(str(path), load_external_data=False)
         g = self.proto.graph
         self._consts: dict[str, Any] = {t.name: t for t in g.initializer}
         for node in g.node:
@@ -98,7 +99,9 @@ class OnnxGraph:
         from onnx import numpy_helper
 
         tensor = self._consts.get(name)
-        return None if tensor is None else numpy_helper.to_array(tensor)
+        if tensor is None:
+            return None
+        return numpy_helper.to_array(tensor, base_dir=str(self.path.parent))
 
     def _params(self, node: Any, idx: tuple[int, int], default_dtype: str) -> QuantParams | None:
         s_idx, z_idx = idx
