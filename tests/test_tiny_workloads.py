@@ -308,3 +308,27 @@ def test_ad_model_outputting_its_reconstruction_is_scored_by_mse(data, tmp_path)
     rec = quick_run("tiny-ad", data["tiny-ad"], model)
     assert rec.quality.value == 0.5  # all ties
     assert "output" in rec.engine.settings["model_interface"]
+
+
+def test_the_command_line_runs_a_tiny_workload_and_refuses_in_one_line(data, tmp_path):
+    from typer.testing import CliRunner
+
+    from ecoscore.cli import app
+    from ecoscore.record import load_record
+
+    model = linear_classifier(tmp_path / "m.onnx", in_shape=(3, 32, 32))
+    base = ["run", "-w", "tiny-ic", "--data", str(data["tiny-ic"]), "--model", str(model)]
+    base += ["--quick", "--repeats", "1", "--meter", "estimate", "--out", str(tmp_path / "o")]
+    res = CliRunner().invoke(app, [*base, "--layout", "nchw"])
+    assert res.exit_code == 0, res.output
+    (path,) = (tmp_path / "o" / "runs").glob("*.json")
+    rec = load_record(path)
+    assert rec.engine.config["layout"] == "NCHW" and rec.workload.reference_data is False
+    res = CliRunner().invoke(app, [*base, "--output", "nope"])
+    assert res.exit_code == 3
+    line = res.output.strip().splitlines()[-1]
+    assert "--output 'nope': no such output (outputs: logits float32 (batch, 10))" in line
+    res = CliRunner().invoke(app, [*base, "--layout", "NHWC"])
+    assert res.exit_code == 3 and "is not NHWC (batch, 32, 32, 3)" in res.output
+    res = CliRunner().invoke(app, ["run", "-w", "tiny-ic", "--model", str(model)])
+    assert res.exit_code == 3 and "give --data PATH" in res.output
