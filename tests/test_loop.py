@@ -142,4 +142,8 @@ def test_preallocation_follows_the_warm_up_pace_and_overflow_appends():
     lat, n = _single_stream_window(eng, batches, int(0.05e9), 1, False, capacity=3)
     assert n > 3 and lat.shape == (n,)  # ran past the preallocated 3 by appending
     lat, n = _single_stream_window(eng, batches, 0, 5, False, capacity=1000)
-    assert n == 5 and lat.shape == (5,)  # a preallocated list is cut to what ran
+    # the deadline is checked once per chunk (1000 // 256 = 3 queries): 5 or 6 queries run,
+    # and the preallocated list is cut to what ran
+    assert n == 6 and lat.shape == (6,)
+    lat, n = _single_stream_window(eng, batches, 0, 5, False)  # capacity = min_queries
+    assert n == 5 and lat.shape == (5,)
