@@ -4,14 +4,22 @@ A workload holds no engine code. Engines receive the numpy arrays a workload pre
 return the model's primary output; the workload turns outputs into a quality figure.
 
 Output conventions (what every model for a workload must produce):
-- task "classification": one output of shape (batch, num_classes): logits or probabilities.
-- task "anomaly": one output of shape (batch,) or (batch, 1): an anomaly score, higher means
-  more anomalous (an autoencoder computes its reconstruction error inside the graph).
-- task "regression": one output of shape (batch,) or (batch, 1): the predicted value.
+- task "classification": an output of shape (batch, num_classes): logits or probabilities.
+- task "anomaly": an output of shape (batch,) or (batch, 1): an anomaly score, higher means
+  more anomalous (an autoencoder computes its reconstruction error inside the graph, unless
+  the workload says it accepts reconstructions: ``Workload.output_fits``).
+- task "regression": an output of shape (batch,) or (batch, 1): the predicted value.
+A model with several outputs names the one to read (``ecoscore run --output NAME``), unless
+exactly one of them follows the convention.
 
 What a third party needs to build a model (input name, shape, dtype, layout, preprocessing,
 classes, output, metric and gate) is given by :meth:`Workload.interface` and written out by
 :mod:`ecoscore.benchmarks.interface`.
+
+Data: ``Workload.data_check`` says whether the evaluation data is the reference data
+(bundled and checked against the definition, or matching published checksums:
+``ecoscore.benchmarks.reference_data``); a run on other data is recorded and scored for
+information, never graded.
 """
 
 from __future__ import annotations
@@ -26,34 +34,46 @@ import numpy as np
 
 from ecoscore.benchmarks.errors import DataChecksumError
 from ecoscore.benchmarks.metrics import compute_metric
+from ecoscore.benchmarks.reference_data import DataCheck
 
 Task = Literal["classification", "anomaly", "regression"]
 Metric = Literal["accuracy", "macro_f1", "roc_auc", "rmse"]
 Family = Literal["vision", "nlp", "anomaly", "audio", "tabular"]
+Layout = Literal["NCHW", "NHWC"]
+#: Output dtypes that can hold scores (quantized ones are dequantized by the runner).
+SCORE_DTYPES = ("float32", "float16", "float64", "int8", "uint8")
 
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One model input: its name, dtype and shape (None for the batch dimension)."""
+    """One model input: its name, dtype and shape (None for the batch dimension).
+
+    ``layout`` names the axes of a 4-D image input as the workload prepares it; a model
+    that takes the other layout gets its inputs transposed once, before timing. None: the
+    model must take the shape as it is.
+    """
 
     name: str
     dtype: Literal["float32", "float16", "int64", "uint8", "int8"]
     shape: tuple[int | None, ...]
+    layout: Layout | None = None
 
 
 @dataclass(frozen=True)
 class ScenarioDefaults:
     """Default measurement settings for a workload (docs/measuring.md).
 
-    Every measured window lasts at least ``min_duration_s`` and serves at least
-    ``min_queries`` queries; warm-up runs before it and is excluded.
+    A measured window ends on time: it lasts ``min_duration_s``, lengthened to span the
+    meter's minimum number of sensor updates; ``min_queries`` is only a floor (a query that
+    outlasts the window still completes), never what ends a window, so the length of a full
+    run does not grow with the speed of the model. Warm-up runs before it and is excluded.
     """
 
     single_stream_min_duration_s: float = 10.0
-    single_stream_min_queries: int = 1024
+    single_stream_min_queries: int = 1
     offline_batch_size: int = 64
     offline_min_duration_s: float = 10.0
-    offline_min_queries: int = 8192
+    offline_min_queries: int = 1
     warmup_s: float = 2.0
     idle_s: float = 5.0
     repeats: int = 5
@@ -66,9 +86,9 @@ class ScenarioDefaults:
 #: Settings used with ``--quick``: smoke runs, marked as such in the record.
 QUICK = ScenarioDefaults(
     single_stream_min_duration_s=0.5,
-    single_stream_min_queries=64,
+    single_stream_min_queries=1,
     offline_min_duration_s=0.5,
-    offline_min_queries=256,
+    offline_min_queries=1,
     warmup_s=0.2,
     idle_s=0.5,
     repeats=3,
@@ -122,6 +142,8 @@ class WorkloadInfo:
     def definition_sha256(self) -> str:
         """Hash of the workload definition (changes whenever the definition changes)."""
         doc = asdict(self)
+        if doc["input"]["layout"] is None:  # definitions made before layouts hash as they did
+            del doc["input"]["layout"]
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -218,6 +240,37 @@ class Workload(ABC):
         """What a model must take and give: ``model_interface``, or what the definition
         alone tells."""
         return self.model_interface or default_interface(self.info)
+
+    def data_check(self) -> DataCheck:
+        """Whether the evaluation data is the reference data. Bundled data is (its checksum
+        is fixed in the definition and checked by ``eval_split``); user data is not, unless
+        the workload checks it against published checksums (it then overrides this)."""
+        if self.data_source == "bundled":
+            return DataCheck(
+                True, "bundled", "bundled data, checked against the definition's sha256"
+            )
+        return DataCheck(
+            False,
+            "none",
+            f"{self.info.name} reads any data in its format and no checksum is published "
+            "for it: non-reference data, scored for information only",
+        )
+
+    def output_fits(self, shape: tuple[int | str | None, ...], dtype: str) -> bool:
+        """Whether a model output of this shape (batch first; a str or None is a dynamic
+        size) and dtype follows the workload's output convention. A model that does not
+        declare its output's shape (rank unknown: ``()``) may fit: its outputs themselves
+        are checked when the quality is computed."""
+        if dtype not in SCORE_DTYPES:
+            return False
+        if not shape:
+            return True
+        rest = shape[1:]
+        if self.info.task == "classification":
+            return len(rest) == 1 and (
+                not isinstance(rest[0], int) or rest[0] == self.info.num_classes
+            )
+        return len(rest) == 0 or (len(rest) == 1 and (not isinstance(rest[0], int) or rest[0] == 1))
 
     def score(self, outputs: np.ndarray, labels: np.ndarray) -> float:
         """Quality of model outputs against labels, with the workload's metric."""

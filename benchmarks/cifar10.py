@@ -1,4 +1,5 @@
-"""vision-cifar10: CIFAR-10 read from the user's disk, in its standard "python version" format.
+"""CIFAR-10 read from the user's disk, in its standard "python version" format (the reader
+behind ``tiny-ic``, :mod:`ecoscore.benchmarks.tiny_ic`).
 
 The folder ``cifar-10-batches-py`` holds ``data_batch_1`` .. ``data_batch_5``, ``test_batch``
 and ``batches.meta``: Python pickles of dicts with bytes keys. A batch has ``b"data"`` (a
@@ -21,15 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ecoscore.benchmarks.base import (
-    ModelInterface,
-    ScenarioDefaults,
-    Split,
-    TensorSpec,
-    Workload,
-    WorkloadInfo,
-    array_sha256,
-)
+from ecoscore.benchmarks.base import Split
 from ecoscore.benchmarks.errors import DataFormatError
 
 FOLDER_NAME = "cifar-10-batches-py"
@@ -178,94 +171,20 @@ def resolve_folder(folder: Path) -> Path:
     return folder
 
 
-def to_images(data: np.ndarray) -> np.ndarray:
-    """uint8 (N, 3072) -> float32 (N, 3, 32, 32) in [0, 1]."""
-    x = data.reshape(-1, *IMAGE_SHAPE).astype(np.float32) / np.float32(255.0)
-    return np.ascontiguousarray(x)
+def to_nhwc(data: np.ndarray) -> np.ndarray:
+    """uint8 (N, 3072), channel-planar -> uint8 (N, 32, 32, 3), channels R, G, B last."""
+    return np.ascontiguousarray(data.reshape(-1, *IMAGE_SHAPE).transpose(0, 2, 3, 1))
 
 
 def load_cifar10(folder: Path) -> tuple[Split, Split]:
-    """The standard train (five data batches) and test splits, preprocessed."""
+    """The standard train (five data batches) and test splits as uint8 NHWC images and
+    int64 labels, unscaled."""
     folder = resolve_folder(folder)
     read_label_names(folder)
     parts = [read_batch(folder / name) for name in TRAIN_FILES]
     train = Split(
-        x=to_images(np.concatenate([d for d, _ in parts])),
+        x=to_nhwc(np.concatenate([d for d, _ in parts])),
         y=np.concatenate([y for _, y in parts]),
     )
     data, labels = read_batch(folder / TEST_FILE)
-    return train, Split(x=to_images(data), y=labels)
-
-
-INFO = WorkloadInfo(
-    name="vision-cifar10",
-    version="1.0",
-    family="vision",
-    task="classification",
-    description=(
-        "CIFAR-10 image classification (10 classes, 32x32 RGB) on the standard 10000-image "
-        "test batch, read from the user's cifar-10-batches-py folder. Input: float32 "
-        "(N, 3, 32, 32), pixel / 255 in [0, 1], channels R, G, B; no mean/std "
-        "normalisation (a model that needs it does it inside its graph)."
-    ),
-    metric="accuracy",
-    quality_gate=0.85,
-    gate_rationale=(
-        "0.85 top-1 is the accuracy target of MLPerf Tiny's image-classification benchmark "
-        "on CIFAR-10, set for a ResNet-8-sized model (about 80k parameters) that fits a "
-        "microcontroller. A model below it is weaker than what the edge benchmark community "
-        "already requires of tiny models, so its energy figure is not comparable."
-    ),
-    input=TensorSpec("input", "float32", (None, *IMAGE_SHAPE)),
-    num_classes=len(CLASS_NAMES),
-    class_names=CLASS_NAMES,
-    eval_sha256="",
-    scenarios=ScenarioDefaults(),
-)
-
-
-class Cifar10(Workload):
-    """CIFAR-10 from a folder the user has on disk; no checksum is fixed for user data,
-    but the hash of the raw test data is recorded so that runs can be compared."""
-
-    model_interface = ModelInterface(
-        layout="NCHW (batch, 3 channels R G B, 32, 32)",
-        preprocessing=(
-            "the CIFAR-10 python batches: uint8 RGB 32x32",
-            "divide by 255 as float32: values in [0, 1]; no mean/std normalisation",
-        ),
-        output="one float32 output of shape (batch, 10): a score per class (logits or "
-        "probabilities), in the order of 'classes'",
-    )
-
-    info = INFO
-
-    def __init__(self, data: Path) -> None:
-        self.path = Path(data)
-        self._test: tuple[np.ndarray, np.ndarray] | None = None
-
-    @property
-    def folder(self) -> Path:
-        return resolve_folder(self.path)
-
-    def _raw_test(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._test is None:
-            folder = self.folder
-            read_label_names(folder)
-            self._test = read_batch(folder / TEST_FILE)
-        return self._test
-
-    def train_split(self) -> Split:
-        train, _ = load_cifar10(self.path)
-        return train
-
-    def _eval_split(self) -> Split:
-        data, labels = self._raw_test()
-        return Split(x=to_images(data), y=labels)
-
-    def eval_data_sha256(self) -> str:
-        return array_sha256(*self._raw_test())
-
-    @property
-    def data_source(self) -> str:
-        return f"user:{self.path}"
+    return train, Split(x=to_nhwc(data), y=labels)

@@ -15,7 +15,10 @@ _WORKLOADS: dict[str, str] = {
 }
 #: Workloads over a public data set that the user has on disk (``--data PATH``).
 _USER_DATA_WORKLOADS: dict[str, str] = {
-    "vision-cifar10": "ecoscore.benchmarks.cifar10:Cifar10",
+    "tiny-ic": "ecoscore.benchmarks.tiny_ic:TinyIc",
+    "tiny-kws": "ecoscore.benchmarks.tiny_kws:TinyKws",
+    "tiny-vww": "ecoscore.benchmarks.tiny_vww:TinyVww",
+    "tiny-ad": "ecoscore.benchmarks.tiny_ad:TinyAd",
     "nlp-text-csv": "ecoscore.benchmarks.text_csv:TextCsv",
     "anomaly-wav": "ecoscore.benchmarks.wav_folder:WavFolderAnomaly",
 }
@@ -28,7 +31,7 @@ def workload_names(user_data: bool = False) -> list[str]:
 
 
 def workload_class(name: str) -> type[Workload]:
-    """The class of a bundled or user-data workload (nothing is read)."""
+    """The class of workload ``name`` (its ``info`` is readable without any data)."""
     target = _WORKLOADS.get(name) or _USER_DATA_WORKLOADS.get(name)
     if target is None:
         known = ", ".join(workload_names(user_data=True))
@@ -58,14 +61,8 @@ def get_workload(name: str, data: Path | None = None) -> Workload:
             raise WorkloadError(
                 f"{name} uses its bundled data; --data is for: {', '.join(_USER_DATA_WORKLOADS)}"
             )
-        target, args = _WORKLOADS[name], ()
-    elif name in _USER_DATA_WORKLOADS:
-        if data is None:
-            raise WorkloadError(f"{name} reads a data set you have on disk: give --data PATH")
-        target, args = _USER_DATA_WORKLOADS[name], (Path(data),)
-    else:
-        known = ", ".join(workload_names(user_data=True))
-        raise WorkloadError(f"unknown workload {name!r}; known workloads: {known}")
-    module_name, cls_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls(*args)
+        return workload_class(name)()
+    if name in _USER_DATA_WORKLOADS and data is None:
+        raise WorkloadError(f"{name} reads a data set you have on disk: give --data PATH")
+    cls = workload_class(name)
+    return cls(Path(data))  # type: ignore[call-arg]

@@ -97,6 +97,7 @@ from ecoscore.benchmarks.base import (
 from ecoscore.benchmarks.errors import DataFormatError, WorkloadError
 from ecoscore.benchmarks.metrics import LOWER_IS_BETTER
 from ecoscore.benchmarks.preprocess import Batch, Stage, Step, StepError, check_steps, run_steps
+from ecoscore.benchmarks.reference_data import DataCheck
 from ecoscore.files import file_sha256, read_toml
 
 if TYPE_CHECKING:
@@ -483,6 +484,22 @@ class FileWorkload(Workload):
 
     def interface(self) -> ModelInterface:
         return interface_of(self.spec)
+
+    def data_check(self) -> DataCheck:
+        """Reference data when the workload file pins its evaluation data's sha256 (the data
+        read was checked against it by ``eval_split``); else non-reference data."""
+        if self.info.eval_sha256:
+            return DataCheck(
+                True,
+                "definition",
+                f"evaluation data checked against the sha256 {self.path.name} pins",
+            )
+        return DataCheck(
+            False,
+            "none",
+            f"{self.path.name} pins no sha256 for its evaluation data: non-reference data, "
+            "scored for information only",
+        )
 
 
 # --- a record against a file -------------------------------------------------------------

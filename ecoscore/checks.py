@@ -40,6 +40,8 @@ ASSURANCE_LEVELS = ("estimated", "self-reported", "self-measured", "lab-replicat
 BOUNDED_METRICS = ("accuracy", "macro_f1", "roc_auc")
 #: A certifiable scenario has at least this many valid windows.
 MIN_VALID_WINDOWS = 3
+#: Why data whose checksums a test pinned never certifies.
+TEST_HOOK_BLOCKER = "data checksums pinned by a test hook, not published ones"
 #: Summaries may differ from their recomputation by float rounding only.
 REL_TOLERANCE = 1e-9
 
@@ -182,11 +184,26 @@ class ReferenceData(Rule):
     )
 
     def problems(self, ctx: Context) -> Iterator[str]:
+        from ecoscore.benchmarks.reference_data import pins_for
+
         w, info = ctx.record.workload, ctx.workload
         if info is None:
             return
-        if not info.eval_sha256:
-            where = "its workload file" if ctx.from_file else "the installed definition"
+        where = "its workload file" if ctx.from_file else "the installed definition"
+        if w.reference_data is False:
+            yield f"non-reference data: {w.data_check or 'the data is not the reference data'}"
+            return
+        by = w.data_pinned_by if w.reference_data else None
+        if by == "test-hook":
+            yield TEST_HOOK_BLOCKER
+        elif by == "published":
+            pins, _ = pins_for(w.name)
+            if not pins:
+                yield f"claims published checksums; none is published for {w.name}"
+            missing = [p.file for p in pins if p.file not in w.data_files_sha256]
+            if missing:
+                yield f"claims published checksums, but lists no read of {', '.join(missing)}"
+        elif not info.eval_sha256:  # bundled, definition, or a record made before the check
             yield (
                 f"non-reference data: {where} pins no checksum for {w.name}'s evaluation "
                 f"data ({w.data_source})"

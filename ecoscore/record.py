@@ -74,6 +74,15 @@ class WorkloadRef(_Model):
     definition_file: str | None = None
     definition_file_sha256: str | None = None
     data_sha256: str | None = None
+    #: True: the evaluation data is the reference data (bundled, or matching published
+    #: checksums); False: non-reference data, scored for information and never graded.
+    #: None: a record made before the check existed.
+    reference_data: bool | None = None
+    #: Who pinned the checksums the data was checked against; "test-hook": a test's own
+    #: pins (such a record can never certify).
+    data_pinned_by: Literal["bundled", "definition", "published", "test-hook", "none"] | None = None
+    data_check: str | None = None  # the check's outcome, in one line
+    data_files_sha256: dict[str, str] = Field(default_factory=dict)  # the checked files
 
     @model_serializer(mode="wrap")
     def _drop_absent_file_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -214,6 +223,9 @@ class ScenarioResult(_Model):
     engine_config: dict[str, Any] | None = None
     #: Every engine setting tried for this scenario and the one chosen (see runners.tuning).
     tuning: dict[str, Any] | None = None
+    #: Why the batch size differs from the workload's (e.g. a model exported with a fixed
+    #: batch of 1 runs the offline scenario at batch 1); None when it does not.
+    batch_note: str | None = None
 
 
 class IdleBaseline(_Model):

@@ -1,15 +1,17 @@
 """One benchmark run, from workload and model file to a validated run record.
 
-Order of a run: check the model file; load it in the engine; check its input against the
-workload; compute quality on the full evaluation set with the engine and precision that
-will be timed; measure the idle baseline; measure single-stream then offline, each with
-warm-up and repeats; assemble the record (its record_id is the hash of its content).
+Order of a run: check the model file; load it in the engine; decide how the model meets
+the workload (runners/model_interface.py: output, layout, quantized input, fixed batch)
+and convert the evaluation inputs once; compute quality on the full evaluation set with
+the engine and precision that will be timed; measure the idle baseline; measure
+single-stream then offline, each with warm-up and repeats; assemble the record (its
+record_id is the hash of its content).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,7 @@ from ecoscore.runners.loop import (
 )
 from ecoscore.runners.meters.base import Meter
 from ecoscore.runners.model_files import inspect_model
+from ecoscore.runners.model_interface import ModelBinding, resolve
 from ecoscore.runners.provenance import make_provenance, utc_now
 from ecoscore.runners.record_builder import (
     claimed_assurance,
@@ -73,31 +76,6 @@ Step = Callable[[str], None]
 Progress = Callable[[int, int], None]
 
 
-def check_input(engine: Engine, workload: Workload, path: Path) -> None:
-    """The model's input must fit the workload's input spec (rank, sizes, dtype)."""
-    meta = engine.input_meta()
-    shape = list(meta.shape)
-    spec = workload.info.input
-    if len(shape) != len(spec.shape):
-        raise EngineError(
-            f"{path}: the model takes a rank-{len(shape)} input {shape}; {workload.info.name} "
-            f"feeds {spec.dtype} of shape {spec.shape} (None = batch)"
-        )
-    for got, want in zip(shape[1:], spec.shape[1:], strict=True):
-        if isinstance(got, int) and want is not None and got != want:
-            raise EngineError(
-                f"{path}: the model's input shape {shape} does not fit {workload.info.name}'s "
-                f"{spec.shape}"
-            )
-    if isinstance(shape[0], int) and shape[0] != 1:
-        raise EngineError(
-            f"{path}: the model's batch dimension is fixed at {shape[0]}; export it with a "
-            "dynamic batch dimension"
-        )
-    if meta.dtype != spec.dtype:
-        raise EngineError(f"{path}: the model takes {meta.dtype}; the workload feeds {spec.dtype}")
-
-
 def load_hints(workload: Workload) -> LoadHints:
     """What an engine may know before loading: the offline batch, and calibration inputs
     from the training split (never the evaluation set)."""
@@ -107,8 +85,11 @@ def load_hints(workload: Workload) -> LoadHints:
     )
 
 
-def model_outputs(engine: Engine, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """The model's outputs for every input, run in batches of ``batch_size``. A failure of
+def model_outputs(
+    engine: Engine, x: np.ndarray, batch_size: int, interface: ModelBinding | None = None
+) -> np.ndarray:
+    """The model's outputs for every input (already adapted to the model), run in batches
+    of ``batch_size``, read as the workload's convention says (``interface``). A failure of
     the engine's library on a batch is one line naming the batch's shape."""
     outs = []
     for i in range(0, len(x), batch_size):
@@ -124,14 +105,22 @@ def model_outputs(engine: Engine, x: np.ndarray, batch_size: int) -> np.ndarray:
                 "batch size: export it with a dynamic batch dimension (README, 'Build a model "
                 "for a workload')"
             ) from None
+    if interface is not None:
+        outs = [interface.adapt_output(o) for o in outs]
     return np.concatenate(outs)
 
 
 def compute_quality(
-    engine: Engine, workload: Workload, x: np.ndarray, y: np.ndarray, batch_size: int
+    engine: Engine,
+    workload: Workload,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    interface: ModelBinding | None = None,
 ) -> float:
+    """Quality of the engine's outputs on ``x`` (already adapted to the model)."""
     try:
-        return workload.score(model_outputs(engine, x, batch_size), y)
+        return workload.score(model_outputs(engine, x, batch_size, interface), y)
     except WorkloadError as e:
         raise WorkloadError(f"model output rejected: {e}") from None
 
@@ -172,20 +161,25 @@ def batch_consistency(
 
 
 def evaluate_quality(
-    engine: Engine, workload: Workload, x: np.ndarray, y: np.ndarray, offline_batch: int
+    engine: Engine,
+    workload: Workload,
+    x: np.ndarray,
+    y: np.ndarray,
+    offline_batch: int,
+    interface: ModelBinding | None = None,
 ) -> tuple[float, BatchConsistency | None]:
     """Quality at batch 1 (the graded single-stream scenario), and the outputs at the
     offline batch compared with it over the whole evaluation set: a model that answers
     differently when batched cannot be graded on one batch size and timed on another.
     The comparison costs one pass at the offline batch, less than the quality pass."""
-    at_one = model_outputs(engine, x, 1)
+    at_one = model_outputs(engine, x, 1, interface)
     try:
         value = workload.score(at_one, y)
     except WorkloadError as e:
         raise WorkloadError(f"model output rejected: {e}") from None
     if offline_batch <= 1:
         return value, None
-    batched = model_outputs(engine, x, offline_batch)
+    batched = model_outputs(engine, x, offline_batch, interface)
     return value, batch_consistency(at_one, batched, offline_batch, engine.config.precision)
 
 
@@ -268,12 +262,25 @@ def run_benchmark(
     try:
         say("loading model")
         engine.load(req.model_path, load_hints(wl))
-        check_input(engine, wl, req.model_path)
+        config = engine.config
+        iface = resolve(engine, wl, req.model_path, config.layout, config.output)
+        x = iface.adapt_input(split.x)  # once, before anything is timed
+        batch = iface.batch_size(info.scenarios.offline_batch_size)
+        batch_note = None
+        if batch != settings["offline"].batch_size:
+            batch_note = (
+                f"the model is exported with a fixed batch of {batch}: offline ran at batch "
+                f"{batch} instead of {settings['offline'].batch_size}"
+            )
+            settings["offline"] = replace(settings["offline"], batch_size=batch)
 
         say("quality on the evaluation set")
-        offline_batch = info.scenarios.offline_batch_size if "offline" in req.scenarios else 1
-        quality_value, consistency = evaluate_quality(engine, wl, split.x, split.y, offline_batch)
+        offline_batch = batch if "offline" in req.scenarios else 1
+        quality_value, consistency = evaluate_quality(engine, wl, x, split.y, offline_batch, iface)
         eng_info = engine.info()
+        eng_info = replace(
+            eng_info, settings={**eng_info.settings, "model_interface": iface.describe()}
+        )
 
         say("ready idle (model loaded)")
         before = measure_idle_at(req.meter, idle_s)
@@ -285,11 +292,11 @@ def run_benchmark(
         for name in req.scenarios:
             s = settings[name]
             say(f"{name} (batch {s.batch_size})")
-            batches = _batches(engine, split.x, s.batch_size)
+            batches = _batches(engine, x, s.batch_size)
             raws.append(measure_windows(engine, req.meter, batches, s, progress, probe))
         say("ready idle (after the windows)")
         after = measure_idle_at(req.meter, idle_s)
-        config = engine.config.model_dump(mode="json")
+        config_doc = engine.config.model_dump(mode="json")
         params = (
             model.parameter_count if model.parameter_count is not None else (engine.parameter_count)
         )
@@ -305,13 +312,17 @@ def run_benchmark(
     )
     drift = after.baseline.power_w - before.baseline.power_w
     scenarios = [
-        raw.result(idle, incremental_resolution_j=_resolution(raw, before.baseline.power_w))
+        raw.result(
+            idle,
+            incremental_resolution_j=_resolution(raw, before.baseline.power_w),
+            batch_note=batch_note if raw.settings.name == "offline" else None,
+        )
         for raw in raws
     ]
     record = RunRecord(
         workload=workload_ref(wl, eval_sha, len(split)),
         model=model_ref(model, req.model_name, req.model_role, params),
-        engine=engine_ref(eng_info, config),
+        engine=engine_ref(eng_info, config_doc),
         device=req.device,
         meter=meter_ref(req.meter, req.meter_requested, req.meter_fallback_reason),
         assurance=claimed_assurance(req.meter, quality_by_caller=False),

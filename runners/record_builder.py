@@ -16,10 +16,16 @@ from ecoscore.runners.engines.base import EngineInfo
 from ecoscore.runners.meters.base import Measurement, Meter
 from ecoscore.runners.model_files import ModelFile
 
+#: A data check's files are listed in the record up to this many (a folder of thousands of
+#: clips is covered by ``eval_data_sha256`` alone).
+MAX_RECORDED_DATA_FILES = 32
+
 
 def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadRef:
     info = wl.info
     file = wl.definition_file
+    check = wl.data_check()
+    files = dict(check.files) if len(check.files) <= MAX_RECORDED_DATA_FILES else {}
     return WorkloadRef(
         name=info.name,
         version=info.version,
@@ -34,6 +40,10 @@ def workload_ref(wl: Workload, eval_sha256: str, eval_samples: int) -> WorkloadR
         definition_file=file.name if file else None,
         definition_file_sha256=file.sha256 if file else None,
         data_sha256=file.data_sha256 if file else None,
+        reference_data=check.reference,
+        data_pinned_by=check.pinned_by,
+        data_check=check.summary,
+        data_files_sha256=files,
     )
 
 

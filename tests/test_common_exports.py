@@ -15,7 +15,7 @@ from tests.onnx_models import linear_classifier
 runner = CliRunner()
 
 
-def test_a_fixed_batch_of_one_is_refused_with_advice(tmp_path: Path) -> None:
+def test_a_fixed_batch_of_one_runs_offline_at_batch_one(tmp_path: Path) -> None:
     path = linear_classifier(tmp_path / "fixed.onnx")
     model = onnx.load(str(path))
     for value_info in (model.graph.input[0], model.graph.output[0]):
@@ -25,10 +25,13 @@ def test_a_fixed_batch_of_one_is_refused_with_advice(tmp_path: Path) -> None:
     onnx.save(model, str(path))
     res = runner.invoke(app, ["run", "-w", "vision-digits", "--model", str(path), "--quick",
                               "--meter", "estimate", "--out", str(tmp_path / "out")])  # fmt: skip
-    assert res.exit_code == 3, res.output
-    assert "fails on a batch of 64 input(s)" in res.output
-    assert "export it with a dynamic batch dimension" in res.output
-    assert not (tmp_path / "out" / "runs").exists()
+    assert res.exit_code == 0, res.output
+    from ecoscore.record import load_record
+
+    (path,) = (tmp_path / "out" / "runs").glob("*.json")
+    offline = load_record(path).scenario("offline")
+    assert offline is not None and offline.batch_size == 1
+    assert offline.batch_note is not None and "fixed batch of 1" in offline.batch_note
 
 
 def test_skl2onnx_default_outputs_are_refused_with_advice(tmp_path: Path) -> None:
@@ -47,4 +50,5 @@ def test_skl2onnx_default_outputs_are_refused_with_advice(tmp_path: Path) -> Non
     res = runner.invoke(app, ["run", "-w", "nlp-intent", "--model", str(path), "--quick",
                               "--meter", "estimate", "--out", str(tmp_path / "out")])  # fmt: skip
     assert res.exit_code == 3, res.output
-    assert "it gives class labels" in res.output and "'probabilities' output" in res.output
+    assert "output_label" in res.output and "output_probability" in res.output
+    assert "{'zipmap': False}" in res.output

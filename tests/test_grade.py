@@ -116,10 +116,10 @@ def test_probability_text_and_rounding() -> None:
 
 
 def test_workload_without_thresholds_gets_no_grade(scale) -> None:
-    rec = make_record(updates={"workload": {"name": "vision-cifar10"}})
+    rec = make_record(updates={"workload": {"name": "no-such-task"}})
     grade = grade_record(rec, scale)
     assert grade.letter is None
-    assert "no thresholds for workload 'vision-cifar10'" in (grade.reason or "")
+    assert "no thresholds for workload 'no-such-task'" in (grade.reason or "")
 
 
 def test_invalid_measurement_gets_no_grade(scale) -> None:
@@ -149,3 +149,31 @@ def test_grade_to_dict_is_json_ready(scale) -> None:
     assert json.loads(json.dumps(doc))["mark"] == "C*"
     assert doc["probabilities_text"].startswith("B (")
     assert doc["scale_version"] == "2026.1"
+
+
+def _with_data(**fields):
+    from tests.record_factory import make_record as mk
+
+    return mk(updates={"workload": fields})
+
+
+def test_the_data_decision_reference_gradable_non_reference_never():
+    from ecoscore.checks import TEST_HOOK_BLOCKER
+    from ecoscore.grading.grade import data_reason
+
+    scale = load_scale("2026.1")
+    ok = _with_data(reference_data=True, data_pinned_by="bundled")
+    assert data_reason(ok) is None and grade_record(ok, scale).letter is not None
+    legacy = _with_data()  # bundled, from before the field: gradable as before
+    assert data_reason(legacy) is None
+    bad = _with_data(reference_data=False, data_pinned_by="none", data_check="no checksum")
+    reason = data_reason(bad)
+    assert reason is not None and "non-reference data (no checksum)" in reason
+    g = grade_record(bad, scale)
+    assert g.letter is None and g.reason == reason and not g.certifiable
+    old_user = _with_data(data_source="user:/x")  # a user-data record made before the check
+    assert "non-reference" in (data_reason(old_user) or "")
+    hooked = _with_data(reference_data=True, data_pinned_by="test-hook")
+    g = grade_record(hooked, scale)
+    assert g.letter is not None and not g.certifiable
+    assert f"[reference-data] {TEST_HOOK_BLOCKER}" in g.certification_blockers

@@ -99,3 +99,51 @@ def test_idle_baseline_power():
     idle = measure_idle(ConstantPowerMeter(3.0), 0.1)
     assert idle.valid and idle.power_w == pytest.approx(3.0)
     assert idle.duration_s >= 0.1
+
+
+def test_windows_end_on_time_not_on_a_query_count():
+    from ecoscore.benchmarks.base import QUICK, ScenarioDefaults
+
+    d = ScenarioDefaults()
+    assert d.single_stream_min_queries == 1 and d.offline_min_queries == 1
+    assert QUICK.single_stream_min_queries == 1 and QUICK.offline_min_queries == 1
+    eng = SleepEngine(0.005)
+    res = measure_scenario(
+        eng,
+        ConstantPowerMeter(1.0),
+        [np.zeros((4, 1), np.float32)],
+        settings("offline", batch=4, dur=0.05, queries=1, reps=2),
+        0.0,
+    )
+    for w in res.windows:  # about 10 batches of 5 ms, not thousands
+        assert 0.05 <= w.duration_s < 0.2 and 1 <= w.queries < 40
+
+
+def test_a_slow_query_that_crosses_the_deadline_completes():
+    eng = SleepEngine(0.03)
+    res = measure_scenario(
+        eng,
+        ConstantPowerMeter(1.0),
+        [np.zeros((1, 1), np.float32)],
+        settings(dur=0.01, queries=1, reps=1),
+        0.0,
+    )
+    assert res.windows[0].queries == 1 and res.windows[0].duration_s >= 0.03
+
+
+def test_preallocation_follows_the_warm_up_pace_and_overflow_appends():
+    from ecoscore.runners.loop import MAX_PREALLOCATED, _single_stream_window, expected_queries
+
+    assert expected_queries(10.0, 0.001, 1) == int(1.25 * 10_000 + 16)
+    assert expected_queries(10.0, 1e-9, 1) == MAX_PREALLOCATED
+    assert expected_queries(0.0, 0.01, 50) == 50
+    eng = SleepEngine(0.001)
+    batches = [np.zeros((1, 1), np.float32)]
+    lat, n = _single_stream_window(eng, batches, int(0.05e9), 1, False, capacity=3)
+    assert n > 3 and lat.shape == (n,)  # ran past the preallocated 3 by appending
+    lat, n = _single_stream_window(eng, batches, 0, 5, False, capacity=1000)
+    # the deadline is checked once per chunk (1000 // 256 = 3 queries): 5 or 6 queries run,
+    # and the preallocated list is cut to what ran
+    assert n == 6 and lat.shape == (6,)
+    lat, n = _single_stream_window(eng, batches, 0, 5, False)  # capacity = min_queries
+    assert n == 5 and lat.shape == (5,)

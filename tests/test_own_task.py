@@ -20,7 +20,13 @@ from typer.testing import CliRunner
 from ecoscore.cli import app
 from ecoscore.record import RunRecord, load_record
 from tests.onnx_models import linear_classifier
-from tests.workload_files import CSV_FILE, IMAGE_FILE, write_image_folder, write_readings_csv
+from tests.workload_files import (
+    CSV_FILE,
+    IMAGE_FILE,
+    pin_eval_data,
+    write_image_folder,
+    write_readings_csv,
+)
 
 runner = CliRunner()
 
@@ -151,6 +157,7 @@ def test_an_image_folder_task_with_a_torch_cnn_graded_on_a_call_scale(tmp_path: 
     file = tmp_path / "bright-dark.toml"
     file.write_text(IMAGE_FILE)
     assert "valid, and" in cli("workload", "check", str(file), "--data", str(data))
+    pin_eval_data(file, data)  # the call publishes its data's checksum
     x, y = export_train(file, data, tmp_path / "train")
     assert x.shape == (48, 3, 16, 16) and x.dtype == np.float32
     model = torchvision_style_cnn(x, y, tmp_path / "resnet.onnx")
@@ -174,6 +181,7 @@ def test_a_csv_task_with_a_skl2onnx_model_graded_on_a_call_scale(tmp_path: Path)
     write_readings_csv(tmp_path / "data" / "readings.csv")
     file = tmp_path / "machine-state.toml"
     file.write_text(CSV_FILE)
+    pin_eval_data(file, tmp_path / "data")  # the call publishes its data's checksum
     x, y = export_train(file, tmp_path / "data", tmp_path / "train")
     assert x.shape == (180, 3)
     out = tmp_path / "results"
@@ -193,6 +201,6 @@ def test_a_csv_task_with_a_skl2onnx_model_graded_on_a_call_scale(tmp_path: Path)
     assert res.exit_code == 0, res.output
     assert "workload file matches" in res.output
     other = tmp_path / "other.toml"
-    other.write_text(CSV_FILE.replace("gate = 0.8", "gate = 0.7"))
+    other.write_text(file.read_text().replace("gate = 0.8", "gate = 0.7"))
     res = runner.invoke(app, ["verify", str(record), "--workload-file", str(other)])
     assert res.exit_code == 5 and "workload file does not match" in res.output

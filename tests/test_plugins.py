@@ -42,6 +42,8 @@ def test_a_plugin_engine_and_meter_run_record_and_reproduce(plugins, tmp_path: P
         "device": "cpu",
         "precision": "fp32",
         "threads": None,
+        "output": None,
+        "layout": None,
         "seconds": 0.0,
         "input_shape": [None, 1, 8, 8],
         "classes": 10,

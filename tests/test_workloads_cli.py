@@ -51,7 +51,7 @@ def test_json_gives_the_contract_of_every_workload() -> None:
     assert "(batch, 10)" in digits["output"]
     assert digits["metric"] == {"name": "accuracy", "higher_is_better": True}
     assert digits["gate"]["value"] == 0.95 and digits["gate"]["direction"] == ">="
-    for name in ("vision-digits", "nlp-intent", "anomaly-machine", "vision-cifar10"):
+    for name in ("vision-digits", "nlp-intent", "anomaly-machine", "tiny-ic", "tiny-ad"):
         d = docs[name]
         for key in ("input", "preprocessing", "classes", "output", "metric", "gate"):
             assert d[key], f"{name}: {key} is empty"
@@ -93,7 +93,7 @@ def test_export_train_writes_the_training_split_only(tmp_path: Path) -> None:
 
 
 def test_export_train_of_a_user_data_workload_needs_its_data(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["workloads", "export-train", "vision-cifar10", str(tmp_path)])
+    res = runner.invoke(app, ["workloads", "export-train", "tiny-ic", str(tmp_path)])
     assert res.exit_code == 3 and "--data PATH" in res.output
     res = runner.invoke(app, ["workloads", "export-train", "x.toml", str(tmp_path)])
     assert res.exit_code == 2 and "--data" in res.output

@@ -152,3 +152,15 @@ def write_wav_folder(root: Path, rate: int = 8000, n: int = 1600, seed: int = 0)
                 x += 6000 * np.sin(2 * np.pi * 1000 * t)
             write_wav(root / split / f"{kind}_id_00_{i:04d}.wav", np.clip(x, -32768, 32767), rate)
     return root
+
+
+def pin_eval_data(file: Path, data: Path) -> str:
+    """Pin the evaluation data's sha256 in a workload file, as a call that publishes its
+    data does (a run on other data is then non-reference data, never graded)."""
+    from ecoscore.benchmarks.workload_file import FileWorkload
+
+    sha = FileWorkload(file, data).eval_data_sha256()
+    text = file.read_text()
+    assert "[data]\n" in text
+    file.write_text(text.replace("[data]\n", f'[data]\neval_sha256 = "{sha}"\n', 1))
+    return sha

@@ -82,6 +82,19 @@ def run(
     cuda_graph: Annotated[
         bool, typer.Option(help="torch CUDA: replay a CUDA graph at batch 1.")
     ] = False,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            help="The model output to read, by name (needed when several could be it).",
+        ),
+    ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="NCHW or NHWC: your model's image input layout (default: from its shape)."
+        ),
+    ] = None,
     setting: Annotated[
         list[str] | None,
         typer.Option(
@@ -104,6 +117,8 @@ def run(
         "channels_last": channels_last or None,
         "compile": compile or None,
         "cuda_graph": cuda_graph or None,
+        "output": output,
+        "layout": layout.upper() if layout else None,
     }
     settings.update({k: v for k, v in given.items() if v is not None})
     opts = RunOptions(

@@ -13,6 +13,7 @@ from ecoscore.commands.common import add_command, scale_from
 if TYPE_CHECKING:
     from ecoscore.grading.grade import Grade
     from ecoscore.grading.indicators import Indicators
+    from ecoscore.grading.published import Position
     from ecoscore.record import RunRecord
 
 
@@ -32,7 +33,9 @@ def energy_ranks(grades: list[Grade]) -> list[str]:
     return ranks
 
 
-def _detail_lines(record: RunRecord, grade: Grade, ind: Indicators) -> list[str]:
+def _detail_lines(
+    record: RunRecord, grade: Grade, ind: Indicators, placed: Position | None = None
+) -> list[str]:
     from rich.markup import escape as x
 
     from ecoscore.grading.indicators import format_quantity as q
@@ -51,6 +54,11 @@ def _detail_lines(record: RunRecord, grade: Grade, ind: Indicators) -> list[str]
             f"{grade.sigma_sources['repeats']:.3f} from {grade.sigma_sources['repeats_from']}"
             f", meter {grade.sigma_sources['meter']:.3f})"
         )
+    if record.workload.reference_data is not None:
+        kind = "reference" if record.workload.reference_data else "non-reference"
+        lines.append(f"  data: {kind} ({x(record.workload.data_check or '')})")
+    if placed is not None:
+        lines.append(f"  {x(placed.text)}")
     if grade.provisional:
         lines.append(
             "  [yellow]* provisional: energy ESTIMATED, not measured; cannot be certified[/yellow]"
@@ -149,6 +157,7 @@ def score(
         for r in loaded
     ]
     ranks = energy_ranks(grades)
+    placed = published_positions(loaded)
     if json_out:
         doc: dict[str, Any] = {
             "scale": the_scale.version,
@@ -161,13 +170,25 @@ def score(
                     "grade": g.to_dict(),
                     "rank": rk or None,
                     "indicators": i.to_dict(),
+                    "published": pos.to_dict() if pos is not None else None,
                 }
-                for p, g, i, rk in zip(records, grades, inds, ranks, strict=True)
+                for p, g, i, rk, pos in zip(records, grades, inds, ranks, placed, strict=True)
             ],
         }
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
         return
-    _print_tables(loaded, grades, inds, ranks, the_scale.summary)
+    _print_tables(loaded, grades, inds, ranks, the_scale.summary, placed)
+
+
+def published_positions(records: list[RunRecord]) -> list[Position | None]:
+    """Each record's place among the published results of its task (None: no such task);
+    the table is read once, and only when a record needs it."""
+    from ecoscore.grading.published import BENCHMARK_OF, load_published, position
+
+    if not any(r.workload.name in BENCHMARK_OF for r in records):
+        return [None] * len(records)
+    table = load_published()
+    return [position(r, table) for r in records]
 
 
 def _print_tables(
@@ -176,6 +197,7 @@ def _print_tables(
     inds: list[Indicators],
     ranks: list[str],
     version: str,
+    placed: list[Position | None] | None = None,
 ) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -201,6 +223,8 @@ def _print_tables(
         table.add_column(col)
     for r, g, i, rk in zip(loaded, grades, inds, ranks, strict=True):
         mark = g.mark if g.letter else "not eligible" if g.reason and "gate" in g.reason else "-"
+        if g.letter is None and g.reason and "non-reference data" in g.reason:
+            mark = "non-reference"
         table.add_row(
             r.record_id[:12],
             escape(r.model.name),
@@ -216,9 +240,10 @@ def _print_tables(
     console.print(table)
     if any(g.provisional for g in grades):
         console.print(PROVISIONAL_NOTE)
-    for r, g, i in zip(loaded, grades, inds, strict=True):
+    positions = placed or [None] * len(loaded)
+    for r, g, i, pos in zip(loaded, grades, inds, positions, strict=True):
         console.print()
-        for line in _detail_lines(r, g, i):
+        for line in _detail_lines(r, g, i, pos):
             console.print(line, highlight=False)
 
 

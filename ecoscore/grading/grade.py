@@ -1,13 +1,17 @@
 """From a run record and an explicit scale to an A-to-E grade. The record is only read.
 
 Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
-1. the scale has thresholds for the record's workload;
-2. the quality reaches the workload's gate (else: not eligible, no grade);
-3. the single-stream scenario has a valid energy per inference;
-4. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
+1. the record's evaluation data is the reference data (``data_reason``): non-reference data
+   is scored for information and never graded;
+2. the scale has thresholds for the record's workload;
+3. the record passes the rules of ecoscore.checks that make its figures usable, and a
+   scale that pins a workload definition (a call's scale) grades only that definition;
+4. the quality reaches the installed workload's gate (else: not eligible, no grade);
+5. the single-stream scenario has a valid energy per inference;
+6. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
 An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable;
-nor is a grade on a scale built on ESTIMATED records. A scale that pins a workload
-definition (a call's scale) grades only records of that definition.
+nor is a grade on a scale built on ESTIMATED records; data whose checksums a test pinned
+(``data_pinned_by == "test-hook"``) can be graded but never certified.
 """
 
 from __future__ import annotations
@@ -105,6 +109,23 @@ def quality_gate_reason(record: RunRecord, checks: CheckReport | None = None) ->
     return f"not eligible: {metric} {value:.4g} {gate_relation(metric, False)} gate {gate:.4g}"
 
 
+def data_reason(record: RunRecord) -> str | None:
+    """Why the record's evaluation data cannot be graded, or None when it can: the one
+    place that decides "reference data: gradable" against "non-reference: never graded"."""
+    w = record.workload
+    if w.reference_data is True:
+        return None
+    if w.reference_data is False:
+        why = f" ({w.data_check})" if w.data_check else ""
+        return f"no grade: non-reference data{why}; scored for information only"
+    if w.data_source != "bundled":  # a record made before data checks existed
+        return (
+            f"no grade: user data ({w.data_source}) from a record made before data checks "
+            "existed; non-reference data, scored for information only"
+        )
+    return None
+
+
 def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = None) -> Grade:
     """Grade ``record`` with ``scale``; the record is not modified. ``checks`` is the
     record's check report (ecoscore.checks), computed here when not given."""
@@ -126,18 +147,20 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
     shown = single.energy_per_inference_j if single is not None else None
 
     workload_scale = scale.for_workload(record.workload.name)
-    reason: str | None
-    if workload_scale is None:
+    reason = data_reason(record)  # non-reference data: never graded, whatever else holds
+    if reason is None and workload_scale is None:
         known = ", ".join(scale.workloads)
         reason = (
             f"no grade: scale {scale.version} has no thresholds for workload "
             f"{record.workload.name!r} (it grades: {known})"
         )
-    elif report.invalid:
+    elif reason is None and report.invalid:
         first = report.invalid[0]
         reason = f"no grade: {first.line()}"
     elif (
-        workload_scale.definition_sha256 is not None
+        reason is None
+        and workload_scale is not None
+        and workload_scale.definition_sha256 is not None
         and workload_scale.definition_sha256 != record.workload.definition_sha256
     ):
         reason = (
@@ -145,7 +168,7 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
             f"{workload_scale.definition_sha256[:12]}, the record ran "
             f"{record.workload.definition_sha256[:12]}"
         )
-    else:
+    elif reason is None:
         reason = quality_gate_reason(record, report) or energy_reason
 
     provisional = record.meter.measurement == "ESTIMATED"

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,6 +40,12 @@ class EngineConfig(BaseModel):
 
     ``threads`` is the number of CPU threads the engine may use (None: its default, resolved
     when the engine is made; the record keeps the resolved value).
+
+    ``output`` and ``layout`` are the model-interface choices a user declares (``ecoscore
+    run --output NAME --layout NCHW``): which of the model's outputs to read, and the axes
+    of its image input. None: decided from the model (runners/model_interface.py), and
+    refused when that is ambiguous. Kept here so that the record stores them and
+    ``reproduce`` runs the model the same way.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +57,8 @@ class EngineConfig(BaseModel):
     device: str = "cpu"
     precision: str = "fp32"
     threads: int | None = Field(default=None, ge=1)
+    output: str | None = None
+    layout: Literal["NCHW", "NHWC"] | None = None
 
     @abstractmethod
     def build(self) -> Engine:
@@ -65,6 +73,28 @@ class InputMeta:
     name: str
     shape: tuple[int | str | None, ...]
     dtype: str
+
+
+@dataclass(frozen=True)
+class OutputMeta:
+    """One output of the loaded model: name, shape (None or a name for a dynamic size) and
+    dtype (a numpy dtype name; "str" for strings; the type's own name for sequences and
+    maps, e.g. scikit-learn's ZipMap ``seq(map(int64,tensor(float)))``)."""
+
+    name: str
+    shape: tuple[int | str | None, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class QuantParams:
+    """An 8-bit tensor's quantisation, ``real = (q - zero_point) * scale``, and where in
+    the model it was read."""
+
+    scale: float
+    zero_point: int
+    dtype: str  # int8 | uint8
+    where: str
 
 
 @dataclass(frozen=True)
@@ -111,7 +141,31 @@ class Engine(ABC):
 
     @abstractmethod
     def run(self, x: np.ndarray) -> np.ndarray:
-        """Run one batch; return the model's primary output as a numpy array."""
+        """Run one batch; return the selected output (``select_output``; by default the
+        model's first) as a numpy array."""
+
+    def output_metas(self) -> list[OutputMeta]:
+        """The loaded model's outputs, where the engine can list them (else empty: the
+        engine's first output is read, unchecked)."""
+        return []
+
+    def select_output(self, name: str) -> None:
+        """Read output ``name`` from now on (one of ``output_metas``)."""
+        raise EngineError(f"the {self.config.engine} engine cannot choose among outputs")
+
+    def input_quantization(self) -> QuantParams | None:
+        """For a model whose input is int8/uint8: the scale and zero point it expects, read
+        from the model; for a float input quantized inside the graph: that quantisation
+        (recorded only). None: not quantized, or not readable by this engine."""
+        return None
+
+    def output_quantization(self, name: str) -> QuantParams | None:
+        """For an int8/uint8 output: its scale and zero point, read from the model."""
+        return None
+
+    def model_metadata(self) -> dict[str, str]:
+        """What the model file says about itself (e.g. ONNX producer name and version)."""
+        return {}
 
     @abstractmethod
     def info(self) -> EngineInfo: ...

@@ -21,8 +21,11 @@ from ecoscore.runners.engines.base import (
     EngineInfo,
     InputMeta,
     LoadHints,
+    OutputMeta,
+    QuantParams,
 )
 from ecoscore.runners.model_files import check_onnx_file, onnx_parameter_count
+from ecoscore.runners.onnx_graph import OnnxGraph
 
 _OPT_LEVELS = {
     "disable": "ORT_DISABLE_ALL",
@@ -75,6 +78,8 @@ class OnnxRuntimeEngine(Engine):
         self._sess: Any = None
         self._in_name = ""
         self._first_out: list[str] = []
+        self._path: Path | None = None
+        self._graph: OnnxGraph | None = None
 
     def _providers(self, config: OnnxRuntimeConfig) -> list[tuple[str, dict[str, str]]]:
         device = config.device
@@ -119,23 +124,53 @@ class OnnxRuntimeEngine(Engine):
             )
         self._in_name = inputs[0].name
         self._first_out = [self._sess.get_outputs()[0].name]
+        self._path, self._graph = Path(path), None
         self.parameter_count = onnx_parameter_count(path)
 
     def input_meta(self) -> InputMeta:
         i = self._sess.get_inputs()[0]
         return InputMeta(i.name, tuple(i.shape), _ONNX_TYPES.get(i.type, i.type))
 
+    def output_metas(self) -> list[OutputMeta]:
+        return [
+            OutputMeta(o.name, tuple(o.shape), _ONNX_TYPES.get(o.type, o.type))
+            for o in self._sess.get_outputs()
+        ]
+
+    def select_output(self, name: str) -> None:
+        names = [o.name for o in self._sess.get_outputs()]
+        if name not in names:
+            raise EngineError(f"{self._path}: no output {name!r} (outputs: {', '.join(names)})")
+        self._first_out = [name]
+
+    def _onnx_graph(self) -> OnnxGraph:
+        if self._graph is None:
+            assert self._path is not None, "load() first"
+            self._graph = OnnxGraph(self._path)
+        return self._graph
+
+    def input_quantization(self) -> QuantParams | None:
+        return self._onnx_graph().input_quantization(self._in_name)
+
+    def output_quantization(self, name: str) -> QuantParams | None:
+        return self._onnx_graph().output_quantization(name)
+
+    def model_metadata(self) -> dict[str, str]:
+        return {"producer_name": self._sess.get_modelmeta().producer_name}
+
     def run(self, x: np.ndarray) -> np.ndarray:
         return self._sess.run(self._first_out, {self._in_name: x})[0]
 
     def info(self) -> EngineInfo:
         c = self.settings
+        quant = self._onnx_graph().quantization() if self._path is not None else None
         return EngineInfo(
             name="onnxruntime",
             version=self._ort.__version__,
             device=c.device if self.fallback_reason is None else "cpu",
-            precision=c.precision,
+            precision="int8" if quant and quant.format else c.precision,
             settings={
+                "model_quantization": quant.describe() if quant else None,
                 "execution_providers": self._sess.get_providers() if self._sess else [],
                 "provider_options": {name: opts for name, opts in self.providers},
                 "provider_fallback_reason": self.fallback_reason,

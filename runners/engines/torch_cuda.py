@@ -53,9 +53,7 @@ class TorchCudaEngine(TorchEngine):
         torch = self.torch
         with torch.inference_mode():
             y = self._module(self._to_device(x))
-        if isinstance(y, (tuple, list)):
-            y = y[0]
-        return y.float().cpu().numpy()
+        return self._pick(y).float().cpu().numpy()
 
     def prepare(self, x: np.ndarray) -> Any:
         t = self._to_device(x)

@@ -16,6 +16,7 @@ from ecoscore.runners.engines.base import (
     EngineUnavailable,
     InputMeta,
     LoadHints,
+    OutputMeta,
 )
 from ecoscore.runners.model_files import check_pt2_file
 
@@ -71,6 +72,8 @@ class TorchEngine(Engine):
         self.settings: TorchConfig = self.config  # type: ignore[assignment]
         self._module: Any = None
         self._meta: InputMeta | None = None
+        self._outputs: list[OutputMeta] = []
+        self._out_index = 0
 
     def load(self, path: Path, hints: LoadHints | None = None) -> None:
         torch = self.torch
@@ -81,6 +84,8 @@ class TorchEngine(Engine):
             raise EngineError(f"{path}: torch.export.load failed: {e}") from None
         self.parameter_count = int(sum(p.numel() for p in ep.state_dict.values()))
         self._meta = _input_meta(ep, path)
+        self._outputs = _output_metas(ep)
+        self._out_index = 0
         self._module = ep.module()
         self._after_load()
 
@@ -91,13 +96,23 @@ class TorchEngine(Engine):
         assert self._meta is not None, "load() first"
         return self._meta
 
+    def output_metas(self) -> list[OutputMeta]:
+        return list(self._outputs)
+
+    def select_output(self, name: str) -> None:
+        names = [o.name for o in self._outputs]
+        if name not in names:
+            raise EngineError(f"no output {name!r} (the exported program's: {', '.join(names)})")
+        self._out_index = names.index(name)
+
+    def _pick(self, y: Any) -> Any:
+        return y[self._out_index] if isinstance(y, (tuple, list)) else y
+
     def run(self, x: np.ndarray) -> np.ndarray:
         torch = self.torch
         with torch.inference_mode():
             y = self._module(torch.from_numpy(x))
-        if isinstance(y, (tuple, list)):
-            y = y[0]
-        return y.numpy()
+        return self._pick(y).numpy()
 
     def prepare(self, x: np.ndarray) -> Any:
         return self.torch.from_numpy(np.ascontiguousarray(x))
@@ -142,3 +157,24 @@ def _input_meta(ep: Any, path: Path) -> InputMeta:
         raise EngineError(f"{path}: the exported program does not record its input's shape")
     shape = tuple(int(d) if isinstance(d, int) or str(d).isdigit() else str(d) for d in val.shape)
     return InputMeta(name, shape, str(val.dtype).removeprefix("torch."))
+
+
+def _output_metas(ep: Any) -> list[OutputMeta]:
+    """The exported program's user outputs, in order: name, shape and dtype."""
+    names = [
+        s.arg.name
+        for s in ep.graph_signature.output_specs
+        if getattr(s.kind, "name", str(s.kind)) == "USER_OUTPUT"
+    ]
+    nodes = {n.name: n for n in ep.graph.nodes}
+    out = []
+    for name in names:
+        val = nodes[name].meta.get("val") if name in nodes else None
+        if val is None or not hasattr(val, "shape"):
+            out.append(OutputMeta(name, (), "unknown"))
+            continue
+        shape = tuple(
+            int(d) if isinstance(d, int) or str(d).isdigit() else str(d) for d in val.shape
+        )
+        out.append(OutputMeta(name, shape, str(val.dtype).removeprefix("torch.")))
+    return out
