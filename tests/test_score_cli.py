@@ -143,7 +143,8 @@ def test_label_command_writes_svg_and_png(app, records, tmp_path: Path) -> None:
     assert "C*" in r.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = svg.read_text()
-    assert "C*" in text and "PROVISIONAL" in text and "Scale 2026.1" in text
+    assert "C*" in text and "PROVISIONAL" in text and "2026.1 · run 2026-11-23" in text
+    assert "per inference" in text and "unsigned" in text
     r = CliRunner().invoke(
         app, ["label", str(records["measured"]), "--out", str(tmp_path / "l.gif")]
     )
