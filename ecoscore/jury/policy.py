@@ -294,15 +294,13 @@ def evaluate(comparison: Comparison, policy: Policy, category: str | None = None
                 v.reasons.append(item.error or f"{item.source}: unreadable")
         for row in rows:
             v.reasons.extend(_record_reasons(row, policy, cat))
-        covered = {
-            r.record.workload.name
-            for r in rows
-            if r.trusted_content and r.record.record_type == "run"
-        }
+        runs = ("run", "quick") if policy.allow_quick else ("run",)
+        counted = [r for r in rows if r.section in runs and r.duplicate_of is None]
+        covered = {r.record.workload.name for r in counted}
         for w in policy.required_workloads:
             if w not in covered:
                 v.reasons.append(f"required workload {w} is missing")
-        if not any(r.rankable for r in rows):
+        if not any(r.grade is not None and r.grade.letter is not None for r in counted):
             v.reasons.append("no graded run in this submission")
         verdicts.append(v)
     return verdicts

@@ -147,16 +147,25 @@ class LabelContent:
 
     @property
     def status(self) -> str:
-        """``MEASURED energy · certifiable``, or what stops it."""
+        """``MEASURED energy · certifiable`` or ``... · not certifiable``."""
         head = f"{self.measurement} energy"
+        return f"{head} · {'certifiable' if self.certifiable else 'not certifiable'}"
+
+    @property
+    def stopped_by(self) -> str:
+        """What stops certification, in words (``quick run, interference``)."""
         if self.certifiable:
-            return f"{head} · certifiable"
-        if self.provisional:
-            head = self.measurement
+            return "every rule of ecoscore verify holds"
         words = [RULE_WORDS.get(b, b) for b in self.blockers if b != "assurance-derived"]
+        if self.provisional:
+            words.insert(0, "estimated energy")
+        elif self.assurance in ("self-reported", "estimated") and "assurance-derived" in (
+            self.blockers
+        ):
+            words.append(f"{self.assurance} figures")
         if self.letter is None and not words:
             words = ["no grade"]
-        return f"{head} · not certifiable" + (f": {', '.join(words)}" if words else "")
+        return "stopped by: " + (", ".join(words) or "see ecoscore verify")
 
     def texts(self) -> dict[str, str]:
         """The record's texts, by the id (gid) of their element in the SVG."""
@@ -172,7 +181,8 @@ class LabelContent:
             "label-latency": self.latency,
             "label-hardware": self.hardware,
             "label-engine": self.engine,
-            "label-measurement": _short(self.status, 50),
+            "label-measurement": self.status,
+            "label-blockers": _short(self.stopped_by, 52),
             "label-boundary": self.boundary,
             "label-sensor": self.sensor,
             "label-assurance": self.assurance,
@@ -353,22 +363,22 @@ def draw_content(content: LabelContent, texts: dict[str, str] | None = None) -> 
     field(12, 47, "label-model", 8, weight="bold")
     field(12, 60, "label-workload", 7)
     _draw_bars(ax, content, text, field)
-    field(12, 198, "label-probability", 7)
-    field(12, 198, "label-reason", 7, color=BLOCKED_COLOUR, weight="bold")
+    field(12, 193, "label-probability", 7)
+    field(12, 193, "label-reason", 7, color=BLOCKED_COLOUR, weight="bold")
 
-    y0, dy = 211.0, 12.5
+    y0, dy = 208.0, 12.0
     for i, (key, gid) in enumerate(FIGURE_ROWS):
         y = y0 + i * dy
         text(12, y, key, 7, color=MUTED)
         field(100, y, gid, 7.5 if gid in _BOLD else 7, weight="bold" if gid in _BOLD else "normal")
 
     # the reviewer's panel: the bottom third
-    top = 298.0
+    top = 295.0
     ax.add_patch(
         FancyBboxPatch(
-            (8, top - 8),
+            (8, top - 7),
             WIDTH - 16,
-            HEIGHT - top - 3,
+            HEIGHT - top - 4,
             boxstyle="round,pad=0,rounding_size=5",
             facecolor=PANEL,
             edgecolor="none",
@@ -379,9 +389,10 @@ def draw_content(content: LabelContent, texts: dict[str, str] | None = None) -> 
         colour = ESTIMATED_COLOUR
     else:
         colour = HEADER if content.certifiable else BLOCKED_COLOUR
-    field(14, top, "label-measurement", 7, color=colour, weight="bold")
+    field(14, top, "label-measurement", 7.5, color=colour, weight="bold")
+    field(14, top + 12, "label-blockers", 7, color=colour if not content.certifiable else MUTED)
     for i, (key, gid) in enumerate(PANEL_ROWS):
-        y = top + 13 + i * 12.5
+        y = top + 24.5 + i * 12.3
         text(14, y, key, 7, color=MUTED)
         mono = {"family": "monospace"} if gid == "label-verification" else {}
         bold = "bold" if gid in _BOLD else "normal"
@@ -392,7 +403,7 @@ def draw_content(content: LabelContent, texts: dict[str, str] | None = None) -> 
 def _draw_bars(ax: Any, content: LabelContent, text: Any, field: Any) -> None:
     from matplotlib.patches import Polygon
 
-    top, height, gap = 74.0, 19.0, 3.5
+    top, height, gap = 72.0, 19.0, 3.5
     for i, letter in enumerate(CLASSES):
         y = top + i * (height + gap)
         right = 146 + i * 16
