@@ -26,7 +26,7 @@ from ecoscore.reports.label import (
     save_label,
     signer_text,
 )
-from tests.record_factory import K, make_record
+from tests.record_factory import K, make_record, with_interference
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -133,15 +133,7 @@ def test_estimated_label_is_marked_provisional(tmp_path: Path) -> None:
 
 def _noisy(quick: bool = False) -> RunRecord:
     """A full run whose every window saw other processes use 38-79 % of the CPUs."""
-    rec = make_record(quick=quick)
-    doc = rec.model_dump(mode="json")
-    for i, w in enumerate(doc["scenarios"][0]["windows"]):
-        share = 0.38 + 0.1025 * i
-        w["details"] = {
-            "other_cpu_share": share,
-            "interference": f"other processes used {share:.0%} of the CPUs",
-        }
-    return RunRecord.model_validate(doc).with_id()
+    return with_interference(make_record(quick=quick), [0.38, 0.48, 0.58, 0.69, 0.79])
 
 
 def test_interference_and_quick_runs_are_on_the_label(tmp_path: Path) -> None:
