@@ -164,7 +164,7 @@ def test_label_names_the_trusted_signer_and_score_the_achieved_ci_level(app, tmp
         app, ["label", str(path), "--out", str(svg), "--trusted-keys", str(keys)]
     )
     assert r.exit_code == 0, r.output
-    assert ">Lab A (trusted key " in svg.read_text()
+    assert ">Lab A (trusted, " in svg.read_text()
     r = CliRunner().invoke(app, ["score", str(path)])
     assert r.exit_code == 0, r.output
     assert "at 93.75% confidence over 5 repeat(s)" in r.output

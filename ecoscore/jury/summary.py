@@ -3,7 +3,7 @@
 A call can receive tens of thousands of records; a parsed record holds every measured
 window. ``compare`` checks and grades each record when it is loaded (integrity, signature,
 the rules of ecoscore.checks), then keeps only this summary, so that its memory grows with
-the number of rows (about 5 kB each), not with the size of the records.
+the number of rows (a few kB each), not with the size of the records.
 
 The summary has the same attribute paths as the record for what it keeps
 (``summary.model.name``, ``summary.meter.boundary``, ``summary.scenario("single_stream")``),

@@ -68,6 +68,8 @@ RULE_WORDS = {
     "reference-data": "non-reference data",
     "schema-current": "old schema",
 }
+#: The signer's text fits the panel at this many characters.
+SIGNER_CHARS = 34
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -101,11 +103,12 @@ def signer_text(check: SignatureCheck | None) -> str:
     is known of it."""
     if check is None or check.state == "unsigned":
         return "unsigned"
+    key = (check.key_id or "?")[:8]
     return {
-        "invalid": f"INVALID signature (key {check.key_id})",
-        "untrusted": f"key {check.key_id} (not a trusted key)",
-        "trusted": f"{check.signer} (trusted key {check.key_id})",
-        "unchecked": f"key {check.key_id} (trust not checked)",
+        "invalid": f"INVALID signature ({key})",
+        "untrusted": f"key {key}, NOT trusted",
+        "trusted": f"{_short(check.signer or '', 14)} (trusted, {key})",
+        "unchecked": f"key {key}, trust unchecked",
     }[check.state]
 
 
@@ -201,7 +204,7 @@ class LabelContent:
             self,
             assurance=assurance,
             certifiable=certifiable,
-            signer=_short(signer, 40),
+            signer=_short(signer, SIGNER_CHARS),
             blockers=self.blockers + tuple(a for a in also if a not in self.blockers),
         )
 
@@ -268,9 +271,9 @@ def label_content(
         quick=record.run.quick,
         blockers=tuple(r for r in grade.failed_rules),
         boundary=_short(m.boundary, 34),
-        sensor=_short(f"{m.name}: {m.source}", 40),
+        sensor=_short(f"{m.name}: {m.source}", 36),
         assurance=grade.assurance or "unknown",
-        signer=_short(signer, 40),
+        signer=_short(signer, SIGNER_CHARS),
         scale=f"{grade.scale_version} · run {record.provenance.finished_utc[:10]}",
         verification=record.record_id[:12],
     )
@@ -306,7 +309,7 @@ PANEL_ROWS = (
     ("Scale", "label-scale"),
     ("Verification id", "label-verification"),
 )
-_BOLD = {"label-energy", "label-co2e", "label-quality", "label-assurance", "label-signer"}
+_BOLD = {"label-energy", "label-co2e", "label-quality", "label-assurance"}
 
 
 def draw_content(content: LabelContent, texts: dict[str, str] | None = None) -> Figure:
