@@ -125,7 +125,7 @@ def test_estimated_label_is_marked_provisional(tmp_path: Path) -> None:
     assert by_id["label-grade"] == "C*"
     assert "PROVISIONAL" in texts
     assert by_id["label-measurement"] == "ESTIMATED energy · not certifiable"
-    assert by_id["label-blockers"] == "stopped by: estimated energy"
+    assert by_id["label-blockers"] == "stopped by: estimate"
     assert not any(t.startswith("MEASURED energy") for t in texts)
     assert by_id["label-assurance"] == "estimated"
     assert by_id["label-sensor"].startswith("codecarbon-estimate")

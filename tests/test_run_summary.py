@@ -26,7 +26,15 @@ def test_summary_ends_with_the_provisional_grade_and_the_score_command(tmp_path,
     assert out[-6] == "  provisional grade: B B (99%) / C (1%) (scale 2026.1; not yet verified)"
     assert out[-5] == f"record: {paths[1]}"
     assert out[-4].startswith("  provisional grade: C* ")
-    assert out[-4].endswith("(scale 2026.1; not yet verified; energy ESTIMATED: never certifiable)")
+    assert out[-4].endswith(
+        "(scale 2026.1; not yet verified; energy ESTIMATED: never certifiable; not certifiable: "
+        "full-run)"
+    )
+    assert any(
+        "vision-digits interference: single_stream: other processes used 50% of the CPUs in 5 of "
+        "5 window(s)" in line
+        for line in out
+    )
     assert out[-3] == f"record: {paths[2]}"
     assert out[-2] == (
         "  provisional grade: C C (100%) (scale 2026.1; not yet verified; not certifiable: "

@@ -232,14 +232,14 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
             "[yellow]Energy is ESTIMATED (no energy sensor was read): "
             f"{escape(records[0][0].meter.source)}. It cannot certify a grade.[/]"
         )
+    from ecoscore.checks import interference_seen
+
     for rec, _ in records:
-        for s in rec.scenarios:
-            flagged = {w.details.get("interference") for w in s.windows} - {None}
-            if flagged:
-                out.print(
-                    f"[yellow]{escape(rec.workload.name)} {s.name}: interference flagged: "
-                    f"{escape('; '.join(sorted(map(str, flagged))))}[/]"
-                )
+        for seen in interference_seen(rec):
+            out.print(
+                f"[yellow]{escape(rec.workload.name)} interference: {escape(seen)} "
+                "(not certifiable: measure again on a quiet machine)[/]"
+            )
     for (_, path), grade in zip(records, grades, strict=True):
         print(f"record: {path}")
         print(f"  provisional grade: {provisional_text(grade)}")
@@ -255,11 +255,12 @@ def provisional_text(grade: Any) -> str:
     if grade.letter is None:
         return f"none ({grade.reason})"
     why = ["not yet verified"]
+    rules = list(grade.failed_rules)
     if grade.provisional:
         why.append("energy ESTIMATED: never certifiable")
-    elif not grade.certifiable:
-        rules = ", ".join(r for r in grade.failed_rules) or "see ecoscore verify"
-        why.append(f"not certifiable: {rules}")
+        rules = [r for r in rules if r != "assurance-derived"]  # that is the estimate
+    if rules:
+        why.append(f"not certifiable: {', '.join(rules)}")
     return (
         f"{grade.mark} {grade.probabilities_text} (scale {grade.scale_version}; {'; '.join(why)})"
     )

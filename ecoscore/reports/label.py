@@ -161,7 +161,7 @@ class LabelContent:
             return "every rule of ecoscore verify holds"
         words = [RULE_WORDS.get(b, b) for b in self.blockers if b != "assurance-derived"]
         if self.provisional:
-            words.insert(0, "estimated energy")
+            words.insert(0, "estimate")
         elif self.assurance in ("self-reported", "estimated") and "assurance-derived" in (
             self.blockers
         ):
