@@ -140,11 +140,18 @@ class WorkloadInfo:
     seed: int = 0
 
     def definition_sha256(self) -> str:
-        """Hash of the workload definition (changes whenever the definition changes)."""
-        doc = asdict(self)
-        if doc["input"]["layout"] is None:  # definitions made before layouts hash as they did
-            del doc["input"]["layout"]
-        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+        """Hash of the workload definition (changes whenever the definition changes);
+        computed once per definition (verify and compare ask for it for every record)."""
+        known = self.__dict__.get("_definition_sha256")
+        if known is None:
+            doc = asdict(self)
+            if doc["input"]["layout"] is None:  # definitions made before layouts hash as they did
+                del doc["input"]["layout"]
+            known = hashlib.sha256(
+                json.dumps(doc, sort_keys=True, default=str).encode()
+            ).hexdigest()
+            object.__setattr__(self, "_definition_sha256", known)  # frozen: set once, by hand
+        return known
 
 
 @dataclass(frozen=True)

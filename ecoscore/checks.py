@@ -25,6 +25,7 @@ record that violates each rule.
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -402,7 +403,13 @@ class FiniteNumbers(Rule):
     description = "every number in the record is finite (no NaN, no infinity)"
 
     def problems(self, ctx: Context) -> Iterator[str]:
-        for path, value in _numbers(ctx.record.model_dump(mode="python"), ""):
+        doc = ctx.record.model_dump(mode="python")
+        try:  # the common case, fast: the JSON encoder refuses NaN and infinities
+            json.dumps(doc, allow_nan=False, default=str)
+            return
+        except ValueError:
+            pass
+        for path, value in _numbers(doc, ""):
             if not math.isfinite(value):
                 yield f"{path.lstrip('.')} is {value!r}"
 
@@ -516,21 +523,56 @@ class NotRedirected(Rule):
             yield f"every /sys and /proc read went to {root!r} (ECOSCORE_SYSFS_ROOT)"
 
 
+def interference_seen(record: RunRecord) -> list[str]:
+    """What the interference probe saw, one line per scenario with a flagged window: the
+    range of other processes' CPU share over the windows above the threshold
+    (``ecoscore.runners.interference.OTHER_CPU_SHARE_THRESHOLD``) and any other note (other
+    processes on the measured GPU). A window counts when its recorded share is above the
+    threshold, whatever its ``interference`` note says, or when it carries a note."""
+    from ecoscore.runners.interference import OTHER_CPU_SHARE_THRESHOLD
+
+    out = []
+    for s in record.scenarios:
+        shares: list[float] = []
+        notes: set[str] = set()
+        flagged = 0
+        for w in s.windows:
+            share = w.details.get("other_cpu_share")
+            over = (
+                isinstance(share, int | float)
+                and not isinstance(share, bool)
+                and share > OTHER_CPU_SHARE_THRESHOLD
+            )
+            note = w.details.get("interference")
+            if over:
+                shares.append(float(share))
+            if note:
+                notes |= {p for p in str(note).split("; ") if not (over and "of the CPUs" in p)}
+            flagged += bool(over or note)
+        if not flagged:
+            continue
+        parts = []
+        if shares:
+            lo, hi = min(shares), max(shares)
+            span = f"{lo:.0%}" if round(lo, 2) == round(hi, 2) else f"{lo * 100:.0f}-{hi:.0%}"
+            parts.append(f"other processes used {span} of the CPUs")
+        parts.extend(sorted(notes))
+        out.append(f"{s.name}: {'; '.join(parts)} in {flagged} of {len(s.windows)} window(s)")
+    return out
+
+
 class NoInterference(Rule):
     name = "no-interference"
     severity = "not-certifiable"
     description = (
-        "no measured window saw other processes use more than the documented share of the "
-        "CPUs, nor other processes on the measured GPU (they inflate the energy)"
+        "no measured window saw other processes use more than 10 % of the CPUs "
+        "(ecoscore.runners.interference.OTHER_CPU_SHARE_THRESHOLD, recomputed from each "
+        "window's other_cpu_share), nor other processes on the measured GPU: they inflate "
+        "the energy"
     )
 
     def problems(self, ctx: Context) -> Iterator[str]:
-        for s in ctx.record.scenarios:
-            seen = sorted(
-                {str(w.details["interference"]) for w in s.windows if w.details.get("interference")}
-            )
-            if seen:
-                yield f"{s.name}: {'; '.join(seen)}"
+        yield from interference_seen(ctx.record)
 
 
 class AssuranceDerived(Rule):

@@ -29,6 +29,8 @@ COMMAND_MODULES = (
     "ecoscore.commands.compare",
     "ecoscore.commands.verify",
     "ecoscore.commands.sign",
+    "ecoscore.commands.trust",
+    "ecoscore.commands.policy",
     "ecoscore.commands.bundle",
     "ecoscore.commands.reproduce",
     "ecoscore.commands.campaign",

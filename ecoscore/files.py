@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,13 +29,20 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 
     ``mode`` sets the permissions (0o600 for secrets).
     """
+    write_atomic_parts(path, (data,), mode)
+
+
+def write_atomic_parts(path: Path, parts: Iterable[bytes], mode: int = 0o644) -> None:
+    """``write_atomic`` for content made a part at a time (a large report): each part is
+    written as it comes; the file appears, complete, only at the rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for data in parts:
+                f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

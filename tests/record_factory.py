@@ -266,3 +266,19 @@ def ten_records(
         )
         paths.append(save_record(rec, folder))
     return paths
+
+
+def with_interference(record: RunRecord, shares: list[float], note: bool = True) -> RunRecord:
+    """``record`` with the interference probe's figures in its single-stream windows: other
+    processes' share of the CPUs per window (``note``: with the probe's note, as a run
+    writes it above the threshold)."""
+    from ecoscore.runners.interference import OTHER_CPU_SHARE_THRESHOLD
+
+    doc = record.model_dump(mode="json")
+    for w, share in zip(doc["scenarios"][0]["windows"], shares, strict=False):
+        flagged = note and share > OTHER_CPU_SHARE_THRESHOLD
+        w["details"] = {
+            "other_cpu_share": share,
+            "interference": f"other processes used {share:.0%} of the CPUs" if flagged else None,
+        }
+    return RunRecord.model_validate(doc).with_id()

@@ -186,7 +186,7 @@ def test_cli_derive_then_score_label_compare_with_the_scale_file(tmp_path: Path)
     res = runner.invoke(app, ["label", str(submission), "--scale-file", str(out), "--out",
                               str(label)])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "Scale call-2027.1" in label.read_text()
+    assert ">call-2027.1 · run " in label.read_text()
     csv = tmp_path / "table.csv"
     res = runner.invoke(app, ["compare", str(submission), str(runs / "runs"), "--scale-file",
                               str(out), "--csv", str(csv), "--no-labels"])  # fmt: skip

@@ -198,3 +198,81 @@ def test_entry_from_file_keeps_untrusted_content_of_edited_record(tmp_path):
     entry = entry_from_file(path)
     assert entry.integrity_failed and entry.record.model.name == "m2"
     assert "integrity check failed" in entry.error
+
+
+def test_engine_precision_and_the_achieved_ci_level_are_columns(tmp_path):
+    recs = [
+        make_record(model_name="ort", energy_per_inference_j=1e-4 * K),
+        make_record(
+            model_name="torch16",
+            energy_per_inference_j=2e-4 * K,
+            repeats=3,
+            updates={"engine": {"name": "torch", "version": "2.13.0", "precision": "fp16"}},
+        ),
+        make_record(model_name="once", energy_per_inference_j=3e-4 * K, repeats=1),
+    ]
+    comp = build_comparison(iter_entries([save_record(r, tmp_path) for r in recs]), load_scale())
+    df = comp.dataframe("vision-digits").set_index("model")
+    assert "energy 95% CI mJ" not in df.columns
+    assert df.loc["ort", "engine"] == "onnxruntime 1.20.0" and df.loc["ort", "precision"] == "fp32"
+    assert df.loc["torch16", "engine"] == "torch 2.13.0"
+    assert df.loc["torch16", "precision"] == "fp16"
+    assert df.loc["ort", "CI level"] == "93.75%"  # 5 repeats: [min, max]
+    assert df.loc["torch16", "CI level"] == "75%"  # 3 repeats
+    assert df.loc["once", "CI level"] == "none (1 repeat)"
+    res = CliRunner().invoke(app(), ["compare", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "torch 2.13.0" in res.output and "fp16" in res.output and "93.75%" in res.output
+
+
+def test_quick_runs_are_apart_unranked_and_off_the_pareto_front(tmp_path):
+    from ecoscore.reports.report_html import pareto_points
+
+    recs = [
+        make_record(model_name="full-b", energy_per_inference_j=1e-4 * K),
+        make_record(model_name="full-c", energy_per_inference_j=2e-4 * K),
+        make_record(model_name="quick-a", energy_per_inference_j=0.2e-4 * K, quick=True),
+    ]
+    comp = build_comparison(iter_entries([save_record(r, tmp_path) for r in recs]), load_scale())
+    rows = comp.rows_for("vision-digits")
+    assert [r.record.model.name for r in rows] == ["full-b", "full-c", "quick-a"]
+    assert [(r.rank, r.ranked_among) for r in rows] == [(1, 2), (2, 2), (None, 0)]
+    assert rows[2].section == "quick" and "quick-run" in rows[2].flags
+    assert rows[2].grade.letter == "A" and not rows[2].certifiable
+    assert [p.label for p in pareto_points(rows)] == ["full-b", "full-c"]
+    df = comp.dataframe()
+    assert list(df["type"]) == ["run", "run", "quick run"] and df["rank"].iloc[2] == "-"
+    res = CliRunner().invoke(app(), ["compare", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    main, quick = res.output.split("quick runs (not ranked, not on the Pareto front)")
+    assert "quick-a" not in main and "quick-a" in quick
+
+
+def test_a_quick_replication_is_shown_but_never_counts(tmp_path):
+    orig = make_record(energy_per_inference_j=2e-4 * K)
+    again = make_record(
+        energy_per_inference_j=2.1e-4 * K, quick=True, finished_utc="2026-11-24T10:00:00Z"
+    )
+    rep, report = as_replication(orig, again)
+    assert rep.run.quick and rep.provenance.notes.startswith("quick replication (reproduce")
+    assert report.replicated  # it agrees: still only a first look
+    key, _, b64 = generate_key_pair(tmp_path / "lab")
+    signed = sign_record(rep, load_private_key(key))
+    paths = [save_record(orig, tmp_path / "r"), save_record(signed, tmp_path / "r")]
+    trusted = TrustedKeys(keys=(TrustedKey(name="Lab A", public_key_b64=b64),))
+    comp = build_comparison(iter_entries(paths), load_scale(), trusted)
+    by_type = {r.record.record_type: r for r in comp.rows}
+    run, replication = by_type["run"], by_type["replication"]
+    assert run.assurance == "self-measured" and run.lab_replicated_by is None
+    assert run.replications == [] and len(run.quick_looks) == 1
+    assert run.replicated_text == "quick look only: replicated (does not count)"
+    assert {"replication", "quick-replication"} <= set(replication.flags)
+
+
+def test_replication_lines_carry_units():
+    orig = make_record(energy_per_inference_j=2e-4 * K)
+    again = make_record(energy_per_inference_j=2.1e-4 * K, finished_utc="2026-11-24T10:00:00Z")
+    lines = compare_runs(orig, again).lines()
+    assert "latency p50: original 0.05 ms, replication 0.05 ms" in lines[2]
+    assert "energy per inference: original 1.4 mJ, replication 1.47 mJ" in lines[3]
+    assert "quality (accuracy): original 0.98, replication 0.98" in lines[1]

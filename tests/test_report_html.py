@@ -1,4 +1,5 @@
-"""The HTML report: escaping, self-containment, and a real render in headless Chromium."""
+"""The HTML report: escaping, self-containment (its methodology embedded, no link that a
+move could break), quick runs apart, inline labels, and a real render in headless Chromium."""
 
 import re
 import shutil
@@ -10,9 +11,10 @@ import pytest
 
 from ecoscore.grading.scale import load_scale
 from ecoscore.jury.compare import build_comparison, iter_entries
-from ecoscore.reports.label import label_svg
+from ecoscore.record import save_record
+from ecoscore.reports.label import label_keeper
 from ecoscore.reports.report_html import render_report
-from tests.record_factory import ten_records
+from tests.record_factory import K, make_record, ten_records
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>alert(1)</script>"
@@ -22,10 +24,10 @@ MODELS = (("digits-cnn", 2.0e-4, 0.985), ("digits-mlp", 8.0e-5, 0.975), (XSS, 3e
 
 def report(tmp: Path, labels: bool = False) -> Path:
     paths = ten_records(tmp / "runs", MODELS, notes=f'notes "{XSS}" & <b>bold</b>')
-    comp = build_comparison(iter_entries(paths), load_scale())
-    drawer = (lambda row: label_svg(row.record)) if labels else None
+    scale = load_scale()
+    comp = build_comparison(iter_entries(paths), scale, keep=label_keeper(scale))
     path = tmp / "report.html"
-    path.write_text(render_report(comp, f"Jury {XSS}", label_svg=drawer), encoding="utf-8")
+    path.write_text(render_report(comp, f"Jury {XSS}", labels=labels), encoding="utf-8")
     return path
 
 
@@ -38,10 +40,51 @@ def test_every_user_string_is_escaped_and_the_page_is_self_contained(tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     assert "<link" not in text and "@import" not in text
     assert "Content-Security-Policy" in text
-    assert 'href="docs/METHODOLOGY.md"' in text
     for section in ('id="summary"', 'class="comparison"', 'class="plot"', 'id="details"'):
         assert section in text
     assert text.count("<tr") >= 10
+
+
+def test_the_methodology_travels_with_the_report(tmp_path):
+    """Moving report.html breaks nothing: every link is to a part of the page itself, and
+    the scale's thresholds and what the columns mean are written in it."""
+    text = report(tmp_path).read_text()
+    links = re.findall(r"""href\s*=\s*["']([^"']*)""", text)
+    assert links and all(h.startswith("#") for h in links), links
+    assert all(f'id="{h[1:]}"' in text for h in set(links))
+    assert 'id="methodology"' in text and 'id="thresholds"' in text
+    # scale 2026.1, vision-digits: A <= 249 uJ ... E > 7.87 mJ per inference
+    row = re.search(r"<tr><th scope=\"row\">vision-digits</th>(.*?)</tr>", text).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", row) == [
+        "≤ 249 µJ", "≤ 787 µJ", "≤ 2.49 mJ", "≤ 7.87 mJ", "&gt; 7.87 mJ", "1.4 mJ",
+    ]  # fmt: skip
+    assert "median energy per inference of its single-stream" in text
+    assert "93.75% with 5" in text and "interference" in text
+
+
+def test_labels_are_inline_svg_drawn_once_per_layout(tmp_path):
+    text = report(tmp_path, labels=True).read_text()
+    assert text.count('<svg class="eco-label"') == 10
+    layouts = set(re.findall(r'<use href="#(eco-layout-\d+)"/>', text))
+    assert 1 < len(layouts) < 10  # three grades: a few layouts for ten labels
+    assert all(text.count(f'<g id="{ident}">') == 1 for ident in layouts)
+    assert text.count("<img") == 1  # the Pareto plot; labels are not images
+    assert "per inference" in text and "unsigned" in text and "self-measured" in text
+    assert XSS not in text
+
+
+def test_quick_runs_are_shown_apart_and_off_the_pareto_front(tmp_path):
+    recs = [
+        make_record(model_name="full", energy_per_inference_j=2e-4 * K),
+        make_record(model_name="quicky", energy_per_inference_j=0.5e-4 * K, quick=True),
+    ]
+    comp = build_comparison(iter_entries([save_record(r, tmp_path) for r in recs]), load_scale())
+    text = render_report(comp)
+    main, quick = text.split('id="quick-0"')
+    assert "quicky" not in main.split('id="table-0"')[1].split("</table>")[0]
+    assert "quicky" in quick.split("</table>")[0] and "quick run" in quick
+    front = re.search(r"Pareto front \(no other record[^:]*: (.*?)</figcaption>", text).group(1)
+    assert front == "full"
 
 
 def chromium(args: list[str], page: Path) -> subprocess.CompletedProcess[str]:

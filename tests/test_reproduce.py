@@ -1,5 +1,6 @@
 """``ecoscore reproduce`` on a genuine quick record made on this machine (about 20 s)."""
 
+import csv
 import json
 
 import pytest
@@ -198,3 +199,40 @@ def test_reproduce_of_a_torch_cuda_fp16_record_rebuilds_fp16(tmp_path, monkeypat
     assert (rep.engine.device, rep.engine.precision) == ("cuda:0", "fp16")
     assert rep.device.kind == "gpu" and rep.device.name == "NVIDIA H100 80GB HBM3"
     assert "same hardware" in res.output
+
+
+def test_reproduce_quick_is_a_first_look_that_never_counts(tmp_path):
+    made = quick_record(tmp_path, repeats=2)
+    # the same figures presented as a full run: what an applicant submits
+    original = made.model_copy(update={"run": made.run.model_copy(update={"quick": False})})
+    original = original.with_id()
+    path = save_record(original, tmp_path / "results")
+    out = tmp_path / "again"
+    res = CliRunner().invoke(
+        app(),
+        ["reproduce", str(path), "--model", str(tmp_path / "linear.onnx"), "--out", str(out),
+         "--quick"],
+    )  # fmt: skip
+    assert res.exit_code in (0, 8), res.output
+    assert "note: quick replication (reproduce --quick): a first look" in res.output
+    assert " ms, replication " in res.output and "J, replication " in res.output  # units
+    (rep_path,) = (out / "runs").glob("*.json")
+    rep = load_record(rep_path)
+    assert rep.record_type == "replication" and rep.run.quick
+    assert rep.provenance.notes.startswith("quick replication (reproduce --quick)")
+    key, _, b64 = generate_key_pair(tmp_path / "lab")
+    save_record(sign_record(rep, load_private_key(key)), out)
+    keys = tmp_path / "keys.toml"
+    keys.write_text(trusted_keys_toml("Lab A", b64))
+    table = tmp_path / "t.csv"
+    res = CliRunner().invoke(
+        app(),
+        ["compare", str(path), str(rep_path), "--trusted-keys", str(keys), "--csv", str(table)],
+    )
+    assert res.exit_code == 0, res.output
+    assert "quick look (does not count)" in res.output
+    with open(table, newline="") as f:
+        rows = {r["type"]: r for r in csv.DictReader(f)}
+    assert rows["run"]["assurance"] != "lab-replicated"
+    assert rows["run"]["replicated"].startswith("quick look only: ")
+    assert "quick-replication" in rows["quick replication"]["flags"].split()

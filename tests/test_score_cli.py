@@ -143,8 +143,28 @@ def test_label_command_writes_svg_and_png(app, records, tmp_path: Path) -> None:
     assert "C*" in r.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = svg.read_text()
-    assert "C*" in text and "PROVISIONAL" in text and "Scale 2026.1" in text
+    assert "C*" in text and "PROVISIONAL" in text and "2026.1 · run 2026-11-23" in text
+    assert "per inference" in text and "unsigned" in text
     r = CliRunner().invoke(
         app, ["label", str(records["measured"]), "--out", str(tmp_path / "l.gif")]
     )
     assert r.exit_code == 2 and ".svg or .png" in r.output
+
+
+def test_label_names_the_trusted_signer_and_score_the_achieved_ci_level(app, tmp_path) -> None:
+    from ecoscore.jury.signing import generate_key_pair, load_private_key, sign_record
+    from ecoscore.jury.trust import trusted_keys_toml
+
+    key, _, b64 = generate_key_pair(tmp_path / "lab")
+    path = save_record(sign_record(make_record(), load_private_key(key)), tmp_path)
+    keys = tmp_path / "keys.toml"
+    keys.write_text(trusted_keys_toml("Lab A", b64))
+    svg = tmp_path / "l.svg"
+    r = CliRunner().invoke(
+        app, ["label", str(path), "--out", str(svg), "--trusted-keys", str(keys)]
+    )
+    assert r.exit_code == 0, r.output
+    assert ">Lab A (trusted, " in svg.read_text()
+    r = CliRunner().invoke(app, ["score", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "at 93.75% confidence over 5 repeat(s)" in r.output

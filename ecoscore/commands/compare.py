@@ -1,5 +1,9 @@
 """``ecoscore compare``: grade many records with one scale, one table per workload, flags, the
-Pareto front, optional jury policy, and exports (HTML report, CSV, Markdown, LaTeX)."""
+Pareto front, optional jury policy, and exports (HTML report, CSV, Markdown, LaTeX).
+
+Quick runs are shown in a table of their own, unranked. Each record is checked and graded
+as it is read, and only what the tables and labels need is kept (ecoscore.jury.summary);
+labels are drawn once per layout (ecoscore.reports.label.LabelStamps)."""
 
 from __future__ import annotations
 
@@ -13,10 +17,7 @@ from ecoscore.commands.common import add_command, scale_from, warn
 from ecoscore.errors import EXIT_NOT_ELIGIBLE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
-    from ecoscore.grading.scale import Scale
     from ecoscore.jury.compare import Comparison, Row
-
-#: Some submission fails the jury policy (same code as verify's "not eligible").
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -30,43 +31,68 @@ def _write_text(path: Path, text: str) -> None:
 TERMINAL_ROWS = 50
 
 
-def _print_tables(comparison: Comparison) -> None:
-    from rich.console import Console
+SHOWN = ("rank", "grade", "model", "engine", "precision", "energy mJ/inference",
+         "CI level", "quality", "latency p50 ms", "assurance", "certifiable", "signature",
+         "replicated", "flags", "record_id")  # fmt: skip
+
+
+def _print_table(console: object, title: str, rows: list[Row], what: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
-    shown = ("rank", "grade", "model", "energy mJ/inference", "quality",
-             "latency p50 ms", "signature", "replicated", "flags",
-             "record_id")  # fmt: skip
+    from ecoscore.jury.compare import table_row
+
+    table = Table(title=title)
+    cells = [table_row(row) for row in rows[:TERMINAL_ROWS]]
+    # signature and replication columns only when they say something
+    shown = [c for c in SHOWN if c not in ("signature", "replicated") or any(r[c] for r in cells)]
+    for c in shown:
+        table.add_column(c)
+    for r in cells:
+        table.add_row(*(escape(str(r[c])) for c in shown))
+    console.print(table)  # type: ignore[attr-defined]
+    if len(rows) > TERMINAL_ROWS:
+        console.print(  # type: ignore[attr-defined]
+            f"{len(rows) - TERMINAL_ROWS} more {what} not drawn here (the first "
+            f"{TERMINAL_ROWS} in table order are shown): write them with --csv or --html"
+        )
+
+
+def _print_tables(comparison: Comparison) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     for w in comparison.workloads():
-        table = Table(title=f"{w} (scale {comparison.scale.version})")
-        for c in shown:
-            table.add_column(c)
-        df = comparison.dataframe(w)
-        for row in df.head(TERMINAL_ROWS).to_dict("records"):
-            table.add_row(*(escape(str(row[c])) for c in shown))
-        console.print(table)
-        if len(df) > TERMINAL_ROWS:
-            console.print(
-                f"{len(df) - TERMINAL_ROWS} more rows for {w} not drawn here (the best "
-                f"{TERMINAL_ROWS} by grade and energy are shown): write them with --csv or --html"
+        rows = comparison.rows_for(w)
+        main = [r for r in rows if r.section != "quick"]
+        quick = [r for r in rows if r.section == "quick"]
+        scale = comparison.scale.version
+        if main:
+            _print_table(console, f"{w} (scale {scale})", main, f"rows for {w}")
+        if quick:
+            _print_table(
+                console,
+                f"{w}: quick runs (not ranked, not on the Pareto front)",
+                quick,
+                f"quick runs for {w}",
             )
         flags = comparison.group_flags(w)
         if flags:
             console.print(f"[yellow]workload flags:[/] {' '.join(flags)}")
-        for row in comparison.rows_for(w):
+        for row in rows:
             for rep in row.replications:
                 console.print(escape(rep.lines()[0]), soft_wrap=True)
-
-
-def _label_drawer(scale: Scale):  # noqa: ANN202 - a callable for report_html
-    from ecoscore.reports.label import label_svg
-
-    def draw(row: Row) -> bytes | None:
-        return label_svg(row.record, scale)
-
-    return draw
+            for rep in row.quick_looks:
+                console.print(
+                    escape(f"quick look (does not count): {rep.lines()[0]}"), soft_wrap=True
+                )
+            if row.interference and row.section in ("run", "quick"):
+                console.print(
+                    f"[yellow]interference[/] {escape(row.record.model.name)} "
+                    f"({row.record.record_id[:12]}): {escape('; '.join(row.interference))}",
+                    soft_wrap=True,
+                )
 
 
 def _write_plots(comparison: Comparison, plot: Path) -> None:
@@ -141,7 +167,12 @@ def compare(
     from ecoscore.benchmarks.workload_file import definitions_of
 
     definitions = definitions_of(p.read_bytes() for p in workload_file or [])
-    comparison = build_comparison(entries(), scale_obj, trusted, definitions)
+    keep = None
+    if html and labels:
+        from ecoscore.reports.label import label_keeper
+
+        keep = label_keeper(scale_obj)
+    comparison = build_comparison(entries(), scale_obj, trusted, definitions=definitions, keep=keep)
     if not comparison.rows:
         raise InputError("no readable record among the files given")
     _print_tables(comparison)
@@ -158,10 +189,12 @@ def compare(
     if plot:
         _write_plots(comparison, plot)
     if html:
-        from ecoscore.reports.report_html import render_report
+        from ecoscore.files import write_atomic_parts
+        from ecoscore.reports.report_html import report_parts
 
-        drawer = _label_drawer(scale_obj) if labels else None
-        _write_text(html, render_report(comparison, title, verdicts, pol, drawer))
+        parts = report_parts(comparison, title, verdicts, pol, labels)
+        write_atomic_parts(html, (p.encode("utf-8") for p in parts))
+        print(f"wrote {html}", file=sys.stderr)
     failed = verdicts is not None and not all(v.passed for v in verdicts)
     raise typer.Exit(EXIT_NOT_ELIGIBLE if failed else EXIT_OK)
 

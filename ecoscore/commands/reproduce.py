@@ -2,7 +2,8 @@
 machine, compare within tolerances and write a replication record.
 
 The engine and the meter are rebuilt from the configs the record stores; ``--meter`` and
-``--device`` override them."""
+``--device`` override them. ``--quick`` makes a first look in seconds: a quick run with wide
+tolerances, whose record says so and never counts as a replication for a jury."""
 
 from __future__ import annotations
 
@@ -28,10 +29,18 @@ def reproduce(
         str | None, typer.Option(help="Device (default: the recorded engine's device).")
     ] = None,
     out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
+    quick: Annotated[
+        bool,
+        typer.Option(
+            help="A first look: a quick run with wide tolerances; never counts as a "
+            "replication (compare and policies ignore it)."
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Replicate a run here; print the comparison and write a replication record."""
     from ecoscore.jury.replicate import (
+        QUICK_NOTE,
         ReplicationError,
         engine_config,
         find_model_file,
@@ -61,7 +70,13 @@ def reproduce(
     m.start()
     try:
         new, report = replicate(
-            original, model_path, config, m, describe_device(config.device), requested
+            original,
+            model_path,
+            config,
+            m,
+            describe_device(config.device),
+            requested,
+            quick=quick,
         )
     finally:
         m.close()
@@ -73,6 +88,8 @@ def reproduce(
             f"note: the original ran on {original.device.name!r}, this machine is "
             f"{new.device.name!r}: only loose tolerances apply"
         )
+    if quick and not original.run.quick:
+        print(f"note: {QUICK_NOTE}; run `ecoscore reproduce {record}` for one that counts")
     print(f"replication record: {path}")
     raise typer.Exit(EXIT_OK if report.replicated else EXIT_NOT_REPLICATED)
 

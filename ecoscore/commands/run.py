@@ -1,7 +1,10 @@
-"""``ecoscore run``: measure models on workloads and write one run record per run."""
+"""``ecoscore run``: measure models on workloads and write one run record per run. The
+summary ends with each record's provisional grade (graded here, before anyone verified it)
+and the command that gives the full score."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -202,6 +205,12 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from ecoscore.grading.grade import grade_record
+    from ecoscore.grading.scale import load_scale
+
+    scale = load_scale()
+    grades = [grade_record(rec, scale) for rec, _ in records]
+
     out = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title="ecoscore run summary")
     for col in (
@@ -214,9 +223,10 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
         "energy/inf offline",
         "offline inf/s",
         "energy",
+        "grade",
     ):
         table.add_column(col)
-    for rec, _ in records:
+    for (rec, _), grade in zip(records, grades, strict=True):
         ss, off = rec.scenario("single_stream"), rec.scenario("offline")
         q = rec.quality
         mark = "" if q.passed else " [red]below gate[/]"
@@ -235,6 +245,7 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
             _fmt_energy(e_off),
             thr,
             kind,
+            grade.mark,
         )
     out.print(table)
     if records and records[0][0].meter.measurement == "ESTIMATED":
@@ -242,16 +253,38 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
             "[yellow]Energy is ESTIMATED (no energy sensor was read): "
             f"{escape(records[0][0].meter.source)}. It cannot certify a grade.[/]"
         )
+    from ecoscore.checks import interference_seen
+
     for rec, _ in records:
-        for s in rec.scenarios:
-            flagged = {w.details.get("interference") for w in s.windows} - {None}
-            if flagged:
-                out.print(
-                    f"[yellow]{escape(rec.workload.name)} {s.name}: interference flagged: "
-                    f"{escape('; '.join(sorted(map(str, flagged))))}[/]"
-                )
-    for _, path in records:
+        for seen in interference_seen(rec):
+            out.print(
+                f"[yellow]{escape(rec.workload.name)} interference: {escape(seen)} "
+                "(not certifiable: measure again on a quiet machine)[/]"
+            )
+    for (_, path), grade in zip(records, grades, strict=True):
         print(f"record: {path}")
+        print(f"  provisional grade: {provisional_text(grade)}")
+    if records:
+        paths = " ".join(shlex.quote(str(path)) for _, path in records)
+        print(f"full score, class probabilities and indicators: ecoscore score {paths}")
+
+
+def provisional_text(grade: Any) -> str:
+    """``B (scale 2026.1; not yet verified; not certifiable: quick run)``: the grade this
+    machine gives the record now. It is provisional: nobody has verified the record yet,
+    and an ESTIMATED energy keeps it provisional for good."""
+    if grade.letter is None:
+        return f"none ({grade.reason})"
+    why = ["not yet verified"]
+    rules = list(grade.failed_rules)
+    if grade.provisional:
+        why.append("energy ESTIMATED: never certifiable")
+        rules = [r for r in rules if r != "assurance-derived"]  # that is the estimate
+    if rules:
+        why.append(f"not certifiable: {', '.join(rules)}")
+    return (
+        f"{grade.mark} {grade.probabilities_text} (scale {grade.scale_version}; {'; '.join(why)})"
+    )
 
 
 def register(app: typer.Typer) -> None:

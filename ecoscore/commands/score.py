@@ -39,6 +39,7 @@ def _detail_lines(
     from rich.markup import escape as x
 
     from ecoscore.grading.indicators import format_quantity as q
+    from ecoscore.jury.compare import ci_level_text
 
     lines = [
         f"[bold]{x(record.model.name)}[/bold] on {x(record.device.name)} "
@@ -59,6 +60,21 @@ def _detail_lines(
         lines.append(f"  data: {kind} ({x(record.workload.data_check or '')})")
     if placed is not None:
         lines.append(f"  {x(placed.text)}")
+    single = record.scenario("single_stream")
+    stat = single.energy_per_inference_j if single is not None else None
+    if stat is not None:
+        lines.append(
+            f"  energy: {q(stat.median, 'J')} per inference (single-stream median, gross); "
+            f"interval {q(stat.ci_low, 'J')} to {q(stat.ci_high, 'J')} at "
+            f"{ci_level_text(stat.ci_level)} confidence over {stat.n} repeat(s)"
+        )
+    tag = "[no-interference] "
+    seen = [b.removeprefix(tag) for b in grade.certification_blockers if b.startswith(tag)]
+    if seen:
+        lines.append(
+            f"  [red]interference: {x('; '.join(seen))} (above 10 % of the CPUs, or other "
+            "processes on the measured GPU: not certifiable)[/red]"
+        )
     if grade.provisional:
         lines.append(
             "  [yellow]* provisional: energy ESTIMATED, not measured; cannot be certified[/yellow]"

@@ -29,34 +29,43 @@ def keys(
         raise SigningError(f"{out}: cannot write the key pair: {e.strerror or e}") from None
     print(f"private key: {key_path} (mode 0600; keep it secret)")
     print(f"public key:  {pub_path}")
-    print("give this entry to whoever must trust your records (trusted-keys or policy file):")
+    print("the [[keys]] entry for whoever must trust your records (paste it into their")
+    print(f"keys.toml or policy file, or run: ecoscore trust add NAME {pub_path} --to keys.toml):")
     print(trusted_keys_toml(name, public_b64), end="")
 
 
 def sign(
-    record: Annotated[Path, typer.Argument(help="Run record to sign (rewritten atomically).")],
+    records: Annotated[
+        list[Path], typer.Argument(help="Run records to sign (each rewritten atomically).")
+    ],
     key: Annotated[Path, typer.Option("--key", help="Private key file from `ecoscore keys`.")],
     out: Annotated[
-        Path | None, typer.Option(help="Write the signed record here instead of in place.")
+        Path | None,
+        typer.Option(help="Write the signed record here instead of in place (one record)."),
     ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Sign a record: the signature covers its record_id (the hash of its content)."""
+    """Sign records: each signature covers a record_id (the hash of the record's content).
+    Every record is read and checked before any is rewritten."""
+    from ecoscore.errors import UsageError
     from ecoscore.files import write_atomic
     from ecoscore.jury.signing import load_private_key, record_bytes, sign_record
     from ecoscore.record import RecordWriteError, load_record
 
-    rec = load_record(record)
-    signed = sign_record(rec, load_private_key(key))
-    target = out or record
-    try:
-        write_atomic(target, record_bytes(signed))
-    except OSError as e:
-        raise RecordWriteError(
-            f"{target}: cannot write the signed record: {e.strerror or e}"
-        ) from None
-    assert signed.signature is not None
-    print(f"signed {target}: record {signed.record_id[:12]} with key {signed.signature.key_id}")
+    if out is not None and len(records) != 1:
+        raise UsageError("--out writes one signed record; give one record with it")
+    private = load_private_key(key)
+    signed = [sign_record(load_record(r), private) for r in records]
+    for record, rec in zip(records, signed, strict=True):
+        target = out or record
+        try:
+            write_atomic(target, record_bytes(rec))
+        except OSError as e:
+            raise RecordWriteError(
+                f"{target}: cannot write the signed record: {e.strerror or e}"
+            ) from None
+        assert rec.signature is not None
+        print(f"signed {target}: record {rec.record_id[:12]} with key {rec.signature.key_id}")
 
 
 def register(app: typer.Typer) -> None:

@@ -65,6 +65,7 @@ def _load_mix(path: Path) -> dict[str, Any]:
     return doc
 
 
+@lru_cache(maxsize=1)
 def _codecarbon_version() -> str:
     try:
         return importlib.metadata.version("codecarbon")
@@ -72,8 +73,10 @@ def _codecarbon_version() -> str:
         return "unknown"
 
 
+@lru_cache(maxsize=64)
 def grid_intensity(location: str = DEFAULT_LOCATION, path: Path | None = None) -> GridIntensity:
-    """Carbon intensity of electricity in ``location`` (ISO 3166-1 alpha-3, e.g. FRA)."""
+    """Carbon intensity of electricity in ``location`` (ISO 3166-1 alpha-3, e.g. FRA); read
+    once per location and file (a comparison computes it for every record)."""
     iso3 = location.strip().upper()
     if not _ISO3_RE.match(iso3):
         raise CarbonDataError(

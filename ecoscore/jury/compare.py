@@ -2,24 +2,32 @@
 and the others are still processed), grade each with one scale, check signatures, flag what
 a jury must know, and lay the result out as one table per workload.
 
-Order of a table: by grade (A first, no grade last), then by energy per inference. The
-relative rank (1 = least energy among the graded run records of that workload) is shown
-beside the absolute grade; the grade never depends on the other records.
+Order of a table: full runs by grade (A first, no grade last), then by energy per
+inference; then replications, then quick (smoke) runs, then records whose content fails its
+integrity check. The relative rank (1 = least energy among the graded full runs of that
+workload) is shown beside the absolute grade; the grade never depends on the other records.
+Quick runs are shown apart and never ranked: their windows are too short to compare.
+
+A record is checked, graded and signature-checked when it is loaded; the comparison then
+keeps only its summary (ecoscore.jury.summary), so that memory grows with the rows, not
+with the windows of every record.
 
 Submissions are identities, not file names: a bundle is its manifest's sha256 (two bundles
 named ``submission.zip`` are two submissions), a record file is its full path. A record
 seen twice (in one submission or across several) is counted once and flagged as a
 duplicate. A record inside a signed bundle must be signed by the bundle's signer (or be
 unsigned); a replication counts only when it is signed by a trusted key, and it raises the
-original to ``lab-replicated`` only when that key is not the applicant's.
+original to ``lab-replicated`` only when that key is not the applicant's and the
+replication is a full run: a quick replication (``reproduce --quick``) is a first look,
+shown but never counted.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +38,7 @@ from ecoscore.grading.grade import Grade, grade_record
 from ecoscore.grading.scale import CLASSES, Scale
 from ecoscore.jury.replicate import ReplicationReport, compare_runs
 from ecoscore.jury.signing import SignatureCheck, check_signature
+from ecoscore.jury.summary import RecordSummary, summarise
 from ecoscore.jury.trust import TrustedKeys
 from ecoscore.record import IntegrityError, RecordError, RunRecord, load_record
 
@@ -43,7 +52,8 @@ FLAGS: dict[str, str] = {
     "untrusted-signature": "signed by a key that is not in the trusted keys",
     "unsigned": "the record carries no signature",
     "estimated-energy": "energy ESTIMATED, not measured: the grade is provisional",
-    "quick-run": "a quick (smoke) run, shorter than the workload's rules",
+    "quick-run": "a quick (smoke) run, shorter than the workload's rules: shown apart, "
+    "not ranked, not on the Pareto front, never certifiable",
     "below-gate": "quality under the workload's gate: not eligible for a grade",
     "no-grade": "no grade for another reason (see the record's details)",
     "mixed-hardware": "the records of this workload were made on different hardware",
@@ -58,7 +68,10 @@ FLAGS: dict[str, str] = {
     "signed-by-other-key": "signed by another key than the one that signed its bundle",
     "untrusted-replication": "a replication not signed by a trusted key: it does not count",
     "power-log-missing": "its energy comes from an external power log that its bundle lacks",
-    "interference": "other processes used the machine during a measured window",
+    "interference": "other processes used more than 10 % of the CPUs (or the measured GPU) "
+    "during a measured window: the energy is inflated and the record is not certifiable",
+    "quick-replication": "a quick replication (reproduce --quick): a first look, shown but "
+    "never counted as a replication",
 }
 #: Rules of ecoscore.checks shown under another flag name, or not as a flag of their own.
 _RULE_FLAGS = {
@@ -185,19 +198,32 @@ def iter_entries(paths: Iterable[Path]) -> Iterator[Entry]:
             yield entry_from_file(path)
 
 
+#: Sections of a workload's table, in order (Row.section).
+SECTIONS = ("run", "replication", "quick", "integrity-failed")
+
+
 @dataclass
 class Row:
+    """One record of a comparison. ``entry`` is the record's entry without its parsed
+    record (``entry.record`` is None): the row keeps ``summary``."""
+
     entry: Entry
     grade: Grade | None
     signature: SignatureCheck | None
+    summary: RecordSummary
     flags: list[str] = field(default_factory=list)
     rank: int | None = None
     ranked_among: int = 0
     replications: list[ReplicationReport] = field(default_factory=list)
+    #: Quick replications (reproduce --quick) of this record: shown, never counted.
+    quick_looks: list[ReplicationReport] = field(default_factory=list)
     #: The source of the first row with the same record_id (this one is not counted).
     duplicate_of: str | None = None
-    #: A replication within tolerances, signed by a trusted key that is not the applicant's.
+    #: A full replication within tolerances, signed by a trusted key that is not the
+    #: applicant's.
     lab_replicated_by: str | None = None
+    #: What the caller of build_comparison kept of the full record (e.g. a label's content).
+    extra: Any = None
 
     @property
     def assurance(self) -> str:
@@ -215,9 +241,29 @@ class Row:
         return g.certifiable and not severe & set(self.flags)
 
     @property
-    def record(self) -> RunRecord:
-        assert self.entry.record is not None
-        return self.entry.record
+    def record(self) -> RecordSummary:
+        return self.summary
+
+    @property
+    def quick(self) -> bool:
+        return self.summary.run.quick
+
+    @property
+    def section(self) -> str:
+        """Which part of the workload's table the row is shown in (SECTIONS)."""
+        if not self.trusted_content:
+            return "integrity-failed"
+        if self.summary.record_type == "replication":
+            return "replication"
+        return "quick" if self.quick else "run"
+
+    @property
+    def interference(self) -> list[str]:
+        """What the interference probe saw (the no-interference rule's findings)."""
+        if self.grade is None:
+            return []
+        tag = "[no-interference] "
+        return [b.removeprefix(tag) for b in self.grade.certification_blockers if b.startswith(tag)]
 
     @property
     def trusted_content(self) -> bool:
@@ -232,10 +278,10 @@ class Row:
 
     @property
     def rankable(self) -> bool:
+        """A graded full run, counted once: quick runs are never ranked."""
         return (
-            self.trusted_content
+            self.section == "run"
             and self.duplicate_of is None
-            and self.record.record_type == "run"
             and self.grade is not None
             and self.grade.letter is not None
         )
@@ -243,6 +289,8 @@ class Row:
     @property
     def replicated_text(self) -> str:
         if not self.replications:
+            if self.quick_looks:
+                return f"quick look only: {self.quick_looks[0].verdict} (does not count)"
             return ""
         good = [r for r in self.replications if r.replicated]
         if good:
@@ -267,7 +315,7 @@ class Row:
         letter = self.grade.letter if self.grade is not None else None
         g = CLASSES.index(letter) if letter in CLASSES else len(CLASSES)
         e = self.energy_j if self.trusted_content else None
-        return (0 if self.trusted_content else 1, g, e if e is not None else math.inf)
+        return (SECTIONS.index(self.section), g, e if e is not None else math.inf)
 
 
 @dataclass
@@ -276,13 +324,20 @@ class Comparison:
     trusted: TrustedKeys | None
     rows: list[Row]
     errors: list[Entry]  # files that could not be read at all
+    _sorted: dict[str, list[Row]] = field(default_factory=dict, repr=False)
 
     def workloads(self) -> list[str]:
-        return sorted({r.record.workload.name for r in self.rows})
+        if not self._sorted:
+            by: dict[str, list[Row]] = {}
+            for r in self.rows:
+                by.setdefault(r.record.workload.name, []).append(r)
+            self._sorted.update({w: sorted(by[w], key=Row.sort_key) for w in sorted(by)})
+        return list(self._sorted)
 
     def rows_for(self, workload: str) -> list[Row]:
-        rows = [r for r in self.rows if r.record.workload.name == workload]
-        return sorted(rows, key=Row.sort_key)
+        """The workload's rows in table order (SECTIONS, then grade and energy)."""
+        self.workloads()
+        return self._sorted.get(workload, [])
 
     def group_flags(self, workload: str) -> list[str]:
         rows = [r for r in self.rows_for(workload) if r.trusted_content]
@@ -319,8 +374,11 @@ COLUMNS = (
     "class probabilities",
     "model",
     "type",
+    "engine",
+    "precision",
     "energy mJ/inference",
-    "energy 95% CI mJ",
+    "energy CI mJ",
+    "CI level",
     "quality",
     "gate",
     "latency p50 ms",
@@ -341,6 +399,20 @@ def _fmt(v: float | None, digits: int = 4) -> str:
     return "" if v is None else f"{v:.{digits}g}"
 
 
+def ci_level_text(level: float) -> str:
+    """The level a confidence interval reaches: ``93.75%`` with 5 repeats, ``75%`` with 3
+    (the order-statistic interval of the median; ecoscore.runners.stats)."""
+    return f"{level * 100:.4g}%" if level > 0 else "none (1 repeat)"
+
+
+TYPE_TEXT = {
+    ("run", False): "run",
+    ("run", True): "quick run",
+    ("replication", False): "replication",
+    ("replication", True): "quick replication",
+}
+
+
 def table_row(r: Row) -> dict[str, object]:
     rec = r.record
     g = r.grade
@@ -354,11 +426,14 @@ def table_row(r: Row) -> dict[str, object]:
         "grade": g.mark if g is not None and trusted else "-",
         "class probabilities": g.probabilities_text if g is not None and trusted else "",
         "model": rec.model.name,
-        "type": rec.record_type,
+        "type": TYPE_TEXT.get((rec.record_type, rec.run.quick), rec.record_type),
+        "engine": f"{rec.engine.name} {rec.engine.version}",
+        "precision": rec.engine.precision,
         "energy mJ/inference": _fmt(stat.median * 1e3) if stat and trusted else "",
-        "energy 95% CI mJ": (
+        "energy CI mJ": (
             f"{_fmt(stat.ci_low * 1e3)} - {_fmt(stat.ci_high * 1e3)}" if stat and trusted else ""
         ),
+        "CI level": ci_level_text(stat.ci_level) if stat and trusted else "",
         "quality": _fmt(rec.quality.value) if trusted else "",
         "gate": _fmt(rec.workload.quality_gate),
         "latency p50 ms": _fmt(lat) if trusted else "",
@@ -414,6 +489,8 @@ def _record_flags(r: Row) -> list[str]:
         flags.append("power-log-missing")
     if rec.record_type == "replication":
         flags.append("replication")
+        if rec.run.quick:
+            flags.append("quick-replication")
         if sig is None or sig.state != "trusted":
             flags.append("untrusted-replication")
     return flags
@@ -448,6 +525,9 @@ def _link_replications(rows: list[Row]) -> None:
         if orig is None or orig is rep:
             continue
         report = compare_runs(orig.record, rec)
+        if rec.run.quick:  # reproduce --quick: a first look, never a replication
+            orig.quick_looks.append(report)
+            continue
         orig.replications.append(report)
         applicant = orig.signature.key_id if orig.signature is not None else None
         applicant = applicant or orig.entry.submitter_key
@@ -464,9 +544,13 @@ def build_comparison(
     scale: Scale,
     trusted: TrustedKeys | None = None,
     definitions: dict[str, Any] | None = None,
+    keep: Callable[[RunRecord, Grade], Any] | None = None,
 ) -> Comparison:
-    """Grade, check and flag every record. ``definitions``: workloads declared by workload
-    files the jury gives (by file sha256), for records run from one."""
+    """Check, grade and compare the records. Each record is checked when it is read, then
+    only its summary is kept; ``keep(record, grade)``, when given, is called on each graded
+    record and what it returns is kept as the row's ``extra`` (what a report needs of the
+    full record, e.g. the content of its label). ``definitions``: workloads declared by
+    workload files the jury gives (by file sha256), for records run from one."""
     rows: list[Row] = []
     errors: list[Entry] = []
     for entry in entries:
@@ -477,7 +561,11 @@ def build_comparison(
         checks = check_record(rec, {**(definitions or {}), **entry.definitions})
         grade = grade_record(rec, scale, checks) if not entry.integrity_failed else None
         sig = check_signature(rec, trusted) if not entry.integrity_failed else None
-        row = Row(entry=entry, grade=grade, signature=sig)
+        row = Row(
+            entry=replace(entry, record=None), grade=grade, signature=sig, summary=summarise(rec)
+        )
+        if keep is not None and grade is not None:
+            row.extra = keep(rec, grade)
         row.flags = _record_flags(row)
         rows.append(row)
     comparison = Comparison(scale=scale, trusted=trusted, rows=rows, errors=errors)

@@ -1,32 +1,13 @@
 """A jury's policy: what a submission must show to pass, read from a TOML file.
 
-::
-
-    [policy]
-    name = "Frugal AI call 2026"
-    scale_version = "2026.1"            # grade with this scale (default: the current one)
-    required_workloads = ["vision-digits"]
-    hardware_class = "cpu"              # optional: cpu, gpu or board
-    reference_hardware = ["Raspberry Pi 5 Model B Rev 1.0"]   # optional: device names
-    measured_only = true                # ESTIMATED energy fails
-    allow_quick = false                 # quick (smoke) runs fail
-    require_signature = true            # default: true when trusted keys are listed
-    min_assurance = "self-measured"     # estimated < self-reported < self-measured < lab-replicated
-    require_certifiable = true          # every rule of ecoscore.checks holds (docs/trust.md)
-    default_category = "sme"            # for submissions that declare none
-
-    [policy.min_grade]                  # minimum grade by applicant category
-    micro = "C"
-    sme = "B"
-    mid-size = "B"
-
-    [[keys]]                            # trusted signing keys (as in a trusted-keys file)
-    name = "Lab A"
-    public_key_b64 = "..."
+Every key is documented in docs/policy.md, and ``ecoscore policy init`` writes
+``EXAMPLE_POLICY``, a commented file with every key, which this module loads (a test checks
+that the example, the documentation and ``PolicyRules`` name the same keys).
 
 A submission is a bundle (its manifest may declare the applicant's category) or a single
 record file. It passes when every record in it passes every rule and every required
-workload is covered; otherwise each failed rule is a reason.
+workload is covered; otherwise each failed rule is a reason. A quick replication
+(``reproduce --quick``) never raises a record to ``lab-replicated``.
 """
 
 from __future__ import annotations
@@ -38,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from ecoscore.checks import ASSURANCE_LEVELS
-from ecoscore.errors import InputError
+from ecoscore.errors import InputError, OutputError
 from ecoscore.files import toml_model
 from ecoscore.grading.scale import CLASSES, DEFAULT_SCALE_VERSION
 from ecoscore.jury.compare import Comparison, Entry, Row
@@ -52,8 +33,12 @@ class PolicyError(InputError):
     """The policy file is invalid; the message names the file and the field."""
 
 
+class PolicyWriteError(OutputError):
+    """A policy file could not be written."""
+
+
 class PolicyRules(BaseModel):
-    """The ``[policy]`` table."""
+    """The ``[policy]`` table; docs/policy.md documents each key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -81,6 +66,68 @@ class PolicyRules(BaseModel):
         if cat is not None and self.min_grade and cat not in self.min_grade:
             raise ValueError(f"default_category {cat!r} has no min_grade entry")
         return self
+
+
+#: What ``ecoscore policy init`` writes: every key of the ``[policy]`` table, commented.
+#: Optional keys whose absence means "no restriction" are commented out with an example.
+EXAMPLE_POLICY = f"""\
+# ecoscore jury policy (docs/policy.md documents every key).
+# `ecoscore compare SUBMISSIONS... --policy policy.toml` gives PASS or FAIL per submission,
+# with the reasons, and exits with code 7 when one fails.
+
+[policy]
+# Shown in reports; default: the file's name without .toml.
+name = "Frugal AI call 2026"
+
+# Grade with this published scale version (ecoscore/scales/); default: the current one.
+scale_version = "{DEFAULT_SCALE_VERSION}"
+
+# Workloads every submission must cover with a graded full run (`ecoscore workloads`).
+required_workloads = ["vision-digits"]
+
+# Kind of hardware the runs must be made on: "cpu", "gpu" or "board". Default: any.
+# hardware_class = "cpu"
+
+# Device names accepted as reference hardware (as records state them). Empty: any.
+reference_hardware = []
+
+# ESTIMATED energy (no sensor read) fails. Default: true.
+measured_only = true
+
+# Quick (smoke) runs are accepted. Default: false (they fail).
+allow_quick = false
+
+# Every record must carry a valid signature by a trusted key (the [[keys]] below, and the
+# file given with --trusted-keys), and a bundle's manifest must be signed.
+# Default: true when keys are listed in this file, else false.
+require_signature = true
+
+# The lowest assurance accepted, from weakest to strongest: "estimated", "self-reported",
+# "self-measured", "lab-replicated" (a full replication within tolerances, signed by a
+# trusted key that is not the applicant's; `reproduce --quick` never counts). docs/trust.md.
+min_assurance = "self-measured"
+
+# Every rule of `ecoscore verify --rules` must hold: no quick run, no interference, at
+# least 3 valid windows, ... Default: true.
+require_certifiable = true
+
+# Category of the submissions that declare none (`ecoscore bundle --category`); it must
+# have a minimum grade below. Default: none (such a submission fails when minimum grades
+# are set).
+default_category = "sme"
+
+# Minimum grade (A best ... E) per applicant category. Empty: any grade passes.
+[policy.min_grade]
+micro = "C"
+sme = "B"
+mid-size = "B"
+
+# Trusted signing keys, as `ecoscore keys` prints them (or `ecoscore trust add`);
+# one table per key. A trusted-keys file given with --trusted-keys adds to these.
+# [[keys]]
+# name = "Lab A"
+# public_key_b64 = "base64 of the 32-byte ed25519 public key"
+"""
 
 
 class PolicyFile(BaseModel):
@@ -177,8 +224,10 @@ def _record_reasons(row: Row, policy: Policy, category: str | None) -> list[str]
     if ASSURANCE_LEVELS.index(row.assurance or "estimated") < ASSURANCE_LEVELS.index(
         policy.min_assurance
     ):
+        quick = " (a quick replication does not count)" if row.quick_looks else ""
         out.append(
-            f"{tag}: assurance {row.assurance}; the policy needs at least {policy.min_assurance}"
+            f"{tag}: assurance {row.assurance}; the policy needs at least "
+            f"{policy.min_assurance}{quick}"
         )
     if policy.require_certifiable and row.grade is not None and not row.certifiable:
         rules = ", ".join(row.grade.failed_rules) or ", ".join(
@@ -245,15 +294,13 @@ def evaluate(comparison: Comparison, policy: Policy, category: str | None = None
                 v.reasons.append(item.error or f"{item.source}: unreadable")
         for row in rows:
             v.reasons.extend(_record_reasons(row, policy, cat))
-        covered = {
-            r.record.workload.name
-            for r in rows
-            if r.trusted_content and r.record.record_type == "run"
-        }
+        runs = ("run", "quick") if policy.allow_quick else ("run",)
+        counted = [r for r in rows if r.section in runs and r.duplicate_of is None]
+        covered = {r.record.workload.name for r in counted}
         for w in policy.required_workloads:
             if w not in covered:
                 v.reasons.append(f"required workload {w} is missing")
-        if not any(r.rankable for r in rows):
+        if not any(r.grade is not None and r.grade.letter is not None for r in counted):
             v.reasons.append("no graded run in this submission")
         verdicts.append(v)
     return verdicts

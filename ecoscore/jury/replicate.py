@@ -5,6 +5,10 @@ Tolerances depend on the hardware. On the same hardware (same device name and CP
 the replication must agree tightly; on other hardware only loosely, and the report says
 so. Relative quantities (latency, energy) are compared as a ratio, both ways, and the
 allowed ratio widens with the spread of the repeats of both runs (ecoscore.grading.uncertainty).
+
+A quick replication (``reproduce --quick``, or the replication of a quick run) is a first
+look: its record says ``run.quick`` (inside its content hash) and its notes say so, and a
+comparison shows it but never counts it as a replication (ecoscore.jury.compare).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from pathlib import Path
 
 from ecoscore.benchmarks.base import Workload
 from ecoscore.errors import InputError
+from ecoscore.grading.indicators import format_quantity
 from ecoscore.grading.uncertainty import repeats_log_sigma
+from ecoscore.jury.summary import RecordSummary, StatBrief
 from ecoscore.record import DeviceRef, RunRecord, Stat
 from ecoscore.runners.engines.base import EngineConfig
 from ecoscore.runners.meters.base import Meter, MeterConfig
@@ -60,6 +66,9 @@ class Check:
     allowed: str
     observed: str
     within: bool
+    #: Unit of ``original`` and ``replicated``: "J" (shown with an SI prefix), "ms", or ""
+    #: for a quality metric.
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,17 +99,25 @@ class ReplicationReport:
         for c in self.checks:
             mark = "ok  " if c.within else "FAIL"
             out.append(
-                f"  {mark} {c.name}: original {_num(c.original)}, replication "
-                f"{_num(c.replicated)}; {c.observed} (allowed {c.allowed})"
+                f"  {mark} {c.name}: original {_num(c.original, c.unit)}, replication "
+                f"{_num(c.replicated, c.unit)}; {c.observed} (allowed {c.allowed})"
             )
         return out
 
 
-def _num(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.6g}"
+def _num(v: float | None, unit: str = "") -> str:
+    if v is None:
+        return "n/a"
+    if unit == "J":
+        return format_quantity(v, "J", 4)
+    return f"{v:.4g} {unit}" if unit else f"{v:.6g}"
 
 
-def same_hardware(a: RunRecord, b: RunRecord) -> bool:
+#: A record, or what a comparison keeps of it: both have what compare_runs reads.
+Comparable = RunRecord | RecordSummary
+
+
+def same_hardware(a: Comparable, b: Comparable) -> bool:
     return (a.device.kind, a.device.name, a.device.cpu_model) == (
         b.device.kind,
         b.device.name,
@@ -110,17 +127,18 @@ def same_hardware(a: RunRecord, b: RunRecord) -> bool:
 
 def _ratio_check(
     name: str,
-    a: Stat | None,
-    b: Stat | None,
+    a: Stat | StatBrief | None,
+    b: Stat | StatBrief | None,
     factor: float,
     *,
     a_val: float | None = None,
     b_val: float | None = None,
+    unit: str = "",
 ) -> Check:
     va = a.median if a is not None else a_val
     vb = b.median if b is not None else b_val
     if va is None or vb is None or not (va > 0 and vb > 0):
-        return Check(name, va, vb, f"x{factor:g}", "missing or not positive", False)
+        return Check(name, va, vb, f"x{factor:g}", "missing or not positive", False, unit)
     spread = 0.0
     if a is not None and b is not None:
         spread = math.hypot(repeats_log_sigma(a)[0], repeats_log_sigma(b)[0]) * SIGMA_WIDENING
@@ -133,11 +151,12 @@ def _ratio_check(
         f"x{math.exp(allowed):.3g}",
         f"ratio {vb / va:.3g}",
         observed <= allowed,
+        unit,
     )
 
 
-def compare_runs(original: RunRecord, replication: RunRecord) -> ReplicationReport:
-    """Compare quality, single-stream latency and energy per inference."""
+def compare_runs(original: Comparable, replication: Comparable) -> ReplicationReport:
+    """Compare quality, single-stream latency (ms) and energy per inference (J)."""
     same = same_hardware(original, replication)
     quick = original.run.quick or replication.run.quick
     tol = (QUICK_SAME_HARDWARE if quick else SAME_HARDWARE) if same else OTHER_HARDWARE
@@ -161,7 +180,9 @@ def compare_runs(original: RunRecord, replication: RunRecord) -> ReplicationRepo
     lat_a = a.latency.p50_ms if a is not None and a.latency is not None else None
     lat_b = b.latency.p50_ms if b is not None and b.latency is not None else None
     checks.append(
-        _ratio_check("latency p50", None, None, tol.latency_factor, a_val=lat_a, b_val=lat_b)
+        _ratio_check(
+            "latency p50", None, None, tol.latency_factor, a_val=lat_a, b_val=lat_b, unit="ms"
+        )
     )
     checks.append(
         _ratio_check(
@@ -169,6 +190,7 @@ def compare_runs(original: RunRecord, replication: RunRecord) -> ReplicationRepo
             a.energy_per_inference_j if a is not None else None,
             b.energy_per_inference_j if b is not None else None,
             energy_factor,
+            unit="J",
         )
     )
     return ReplicationReport(
@@ -282,14 +304,21 @@ def check_workload(record: RunRecord, workload: Workload) -> None:
         )
 
 
+#: What the notes of a quick replication say (a first look, never counted).
+QUICK_NOTE = "quick replication (reproduce --quick): a first look, never counted as a replication"
+
+
 def as_replication(original: RunRecord, new: RunRecord) -> tuple[RunRecord, ReplicationReport]:
     """Mark a fresh run as a replication of ``original`` and compare the two. The verdict is
-    written into the record's provenance notes (inside the content hash)."""
+    written into the record's provenance notes (inside the content hash); a quick
+    replication of a full run says that it is only a first look."""
     marked = new.model_copy(
         update={"record_type": "replication", "replicates": original.record_id, "signature": None}
     ).with_id()
     report = compare_runs(original, marked)
     notes = f"replication of {original.record_id}: {report.verdict}; {report.tolerances.label}"
+    if new.run.quick and not original.run.quick:
+        notes = f"{QUICK_NOTE}; {notes}"
     provenance = marked.provenance.model_copy(update={"notes": notes})
     final = marked.model_copy(update={"provenance": provenance}).with_id()
     return final, compare_runs(original, final)
@@ -303,9 +332,11 @@ def replicate(
     device: DeviceRef,
     meter_requested: str | None = None,
     step: Callable[[str], None] | None = None,
+    quick: bool = False,
 ) -> tuple[RunRecord, ReplicationReport]:
     """Re-run ``original``'s workload with the given model file, engine and meter (same
-    quick setting and repeats), then compare."""
+    quick setting and repeats), then compare. ``quick``: a quick run whatever the original
+    was (a first look, which never counts as a replication)."""
     from ecoscore.benchmarks.registry import get_workload
     from ecoscore.runners.benchmark import RunRequest, run_benchmark
 
@@ -325,8 +356,8 @@ def replicate(
         engine_config=engine,
         meter=meter,
         device=device,
-        quick=original.run.quick,
-        repeats=original.run.repeats,
+        quick=original.run.quick or quick,
+        repeats=None if quick and not original.run.quick else original.run.repeats,
         meter_requested=meter_requested,
         scenarios=scenarios,
     )

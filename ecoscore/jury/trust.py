@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from ecoscore.errors import InputError
+from ecoscore.errors import InputError, OutputError
 from ecoscore.files import toml_model
 
 ED25519_PUBLIC_KEY_BYTES = 32
@@ -34,6 +34,10 @@ ED25519_PUBLIC_KEY_BYTES = 32
 
 class TrustError(InputError):
     """A trusted-keys file or table is invalid; the message names the file and the field."""
+
+
+class TrustWriteError(OutputError):
+    """A trusted-keys file could not be written; it was left as it was."""
 
 
 class TrustedKey(BaseModel):
@@ -144,3 +148,60 @@ def toml_string(text: str) -> str:
 def trusted_keys_toml(name: str, public_key_b64: str) -> str:
     """A ``[[keys]]`` entry to paste into a trusted-keys or policy file."""
     return f"[[keys]]\nname = {toml_string(name)}\npublic_key_b64 = {toml_string(public_key_b64)}\n"
+
+
+def read_public_key_file(path: Path) -> str:
+    """The base64 public key of a ``.pub`` file written by ``ecoscore keys``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not an ASCII file"
+        raise TrustError(f"{path}: cannot read the public key: {why}") from None
+    decode_public_key(text, str(path))
+    return text
+
+
+def add_trusted_key(path: Path, name: str, public_key_b64: str) -> str:
+    """Append a ``[[keys]]`` entry to the trusted-keys (or policy) file ``path``, creating
+    it if needed; return the entry. The file is validated first and rewritten atomically
+    with the entry appended (its text otherwise unchanged). Refused: a name that is already
+    there, or a key that is already there (one name, one key)."""
+    from ecoscore.files import validate_doc, write_atomic
+
+    path = Path(path)
+    try:
+        new = TrustedKey(name=name, public_key_b64=public_key_b64)
+    except ValueError as e:
+        raise TrustError(f"{path}: cannot add {name!r}: {e.errors()[0]['msg']}") from None
+    entry = trusted_keys_toml(new.name, public_key_b64)
+    if path.exists():
+        current = load_trusted_keys(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise TrustError(f"{path}: cannot read: {e.strerror}") from None
+    else:
+        current = TrustedKeys(source=str(path))
+        text = "# Keys whose signatures this jury trusts (ecoscore trust add NAME KEY.pub).\n"
+    for key in current.keys:
+        if key.name == new.name:
+            same = "this key" if key.raw == new.raw else "another key"
+            raise TrustError(f"{path}: the name {new.name!r} is already there, for {same}")
+        if key.raw == new.raw:
+            raise TrustError(f"{path}: this key is already there, named {key.name!r}")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += ("\n" if text.strip() else "") + entry
+    import tomllib
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:  # the file ended inside a value: do not touch it
+        raise TrustError(f"{path}: appending the entry would break the file: {e}") from None
+    validate_doc(doc, TrustedKeys, TrustError, str(path))
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as e:
+        raise TrustWriteError(f"{path}: cannot write: {e.strerror or e}") from None
+    return entry

@@ -2,13 +2,18 @@
 
 A point is on the front when no other point has at most its energy and at least its
 quality, with one of the two strictly better ("at least" is "at most" for a metric where
-lower is better, RMSE). The plot puts energy per inference (log
-scale) on x and quality on y, draws the workload's quality gate, and marks the front.
+lower is better, RMSE). The plot puts energy per inference (log scale) on x and quality on
+y, draws the workload's quality gate, and marks the front. With many points, only the front
+is named (a call's thousands of names would hide the plot).
+
+The front is found in O(n log n) (a sweep by increasing energy), so that a call's tens of
+thousands of records cost no more than sorting them.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 
@@ -33,10 +38,30 @@ def dominates(a: Point, b: Point) -> bool:
     return no_worse and better
 
 
+#: Above this many points, only the points on the front are named on the plot.
+NAMED_POINTS = 30
+
+
 def pareto_front(points: list[Point]) -> list[Point]:
-    """The non-dominated points, by increasing energy."""
-    front = [p for p in points if not any(dominates(q, p) for q in points)]
-    return sorted(front, key=lambda p: (p.energy_j, -p.goodness))
+    """The non-dominated points, by increasing energy (then decreasing goodness: quality,
+    or minus quality for a metric where lower is better).
+
+    A point is dominated by one of lower energy and at least its goodness, or by one of the
+    same energy and higher goodness: sweep the points by increasing energy, keeping the best
+    goodness seen at a strictly lower energy."""
+    ordered = sorted(points, key=lambda p: (p.energy_j, -p.goodness))
+    front: list[Point] = []
+    best_lower = -math.inf
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j < len(ordered) and ordered[j].energy_j == ordered[i].energy_j:
+            j += 1
+        top = ordered[i].goodness  # the group's best: it comes first
+        front.extend(p for p in ordered[i:j] if p.goodness > best_lower and p.goodness >= top)
+        best_lower = max(best_lower, top)
+        i = j
+    return front
 
 
 def pareto_figure_bytes(
@@ -70,7 +95,7 @@ def pareto_figure_bytes(
         label="Pareto front",
         zorder=3,
     )
-    for p in points:
+    for p in points if len(points) <= NAMED_POINTS else front[:NAMED_POINTS]:
         ax.annotate(
             p.label[:40],
             (p.energy_j * 1e3, p.quality),

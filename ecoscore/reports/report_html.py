@@ -5,6 +5,16 @@ Every string that comes from a record or a file name is escaped with ``html.esca
 page's only script is allowed by a Content-Security-Policy hash, so that even markup that
 slipped through could not run. The script sets ``data-report-ready`` on <html> once the
 page has been laid out; a checker can tell an error-free render from a broken one.
+
+The report carries its own methodology: what is graded, the scale's thresholds for every
+workload shown, what a class probability, a confidence level, an assurance level and
+"certifiable" mean. Nothing links to a file beside it, so moving the report breaks nothing.
+
+Each workload has two tables: full runs (ranked), replications and records that fail their
+integrity check; then quick (smoke) runs, apart and never ranked nor on the Pareto front.
+Labels are inline SVG: each label layout is drawn once (ecoscore.reports.label.LabelStamps)
+and every record's label writes its texts into it, so that thousands of labels stay fast
+to write and small to read.
 """
 
 from __future__ import annotations
@@ -12,16 +22,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from ecoscore.benchmarks.metrics import higher_is_better
-from ecoscore.jury.compare import COLUMNS, FLAGS, Comparison, Row
+from ecoscore.checks import ASSURANCE_LEVELS
+from ecoscore.grading.indicators import format_quantity
+from ecoscore.grading.scale import CLASSES
+from ecoscore.jury.compare import COLUMNS, FLAGS, Comparison, Row, ci_level_text
 from ecoscore.jury.policy import Policy, Verdict
+from ecoscore.reports.label import LabelContent, LabelStamps, signer_text
 from ecoscore.reports.pareto import Point, pareto_figure_bytes, pareto_front
 
-METHODOLOGY_HREF = "docs/METHODOLOGY.md"
 TABLE_COLUMNS = tuple(c for c in COLUMNS if c not in ("workload", "source"))
+#: Row flags that stop certification in a comparison (beside the rules of the record).
+JURY_BLOCKERS = ("invalid-signature", "signed-by-other-key", "power-log-missing", "duplicate")
 
 _SCRIPT = (
     "(function(){var d=document.documentElement;"
@@ -49,8 +64,10 @@ padding:0 3px;margin:1px;font-size:11px}
 .flag.severe{background:#fde8e4;border-color:#e63e11}
 .pass{color:#038141;font-weight:bold}.fail{color:#c0300a;font-weight:bold}
 .labels{display:flex;flex-wrap:wrap;gap:12px}
-.labels figure{margin:0;text-align:center;font-size:11px}
-.labels img{width:240px;height:320px;border:1px solid #ddd}
+.labels figure{margin:0;text-align:center;font-size:11px;content-visibility:auto;
+contain-intrinsic-size:242px 340px}
+.labels svg.eco-label{width:240px;height:320px;border:1px solid #ddd;display:block}
+.note{color:#555;font-size:12px}
 details{margin:4px 0;border:1px solid #ddd;padding:4px 8px}
 summary{cursor:pointer;font-weight:bold}
 img.plot{max-width:100%;border:1px solid #ddd}
@@ -78,12 +95,13 @@ def _flag_html(flags: str) -> str:
     return " ".join(out)
 
 
-def _table(comparison: Comparison, workload: str, index: int) -> str:
-    df = comparison.dataframe(workload)
-    rows = comparison.rows_for(workload)
+def _table(rows: list[Row], table_id: str) -> str:
+    from ecoscore.jury.compare import table_row
+
     head = "".join(f'<th scope="col">{esc(c)}</th>' for c in TABLE_COLUMNS)
     body = []
-    for row, rec in zip(rows, df.to_dict("records"), strict=True):
+    for row in rows:
+        rec = table_row(row)
         cls = ' class="bad"' if row.entry.integrity_failed else ""
         cells = []
         for c in TABLE_COLUMNS:
@@ -97,15 +115,32 @@ def _table(comparison: Comparison, workload: str, index: int) -> str:
                 cells.append(f"<td>{esc(v)}</td>")
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
     return (
-        f'<div class="tablewrap"><table class="comparison" id="table-{index}"><thead><tr>'
+        f'<div class="tablewrap"><table class="comparison" id="{table_id}"><thead><tr>'
         f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
+def _tables(comparison: Comparison, workload: str, index: int) -> str:
+    rows = comparison.rows_for(workload)
+    main = [r for r in rows if r.section != "quick"]
+    quick = [r for r in rows if r.section == "quick"]
+    out = _table(main, f"table-{index}") if main else "<p>No full run.</p>"
+    if quick:
+        out += (
+            f'<h3 id="quick-{index}">Quick runs: not ranked, not on the Pareto front</h3>'
+            '<p class="note">Smoke runs (<code>ecoscore run --quick</code>): their windows are '
+            "too short for their figures to be compared or certified; shown for information."
+            f"</p>{_table(quick, f'quick-table-{index}')}"
+        )
+    return out
+
+
 def pareto_points(rows: list[Row]) -> list[Point]:
+    """Graded-or-not full runs with an energy figure, each counted once: no quick run, no
+    replication, no record whose content fails its integrity check."""
     pts = []
     for r in rows:
-        if not r.trusted_content or r.record.record_type != "run":
+        if r.section != "run" or r.duplicate_of is not None:
             continue
         e = r.energy_j
         if e is not None and e > 0:
@@ -138,8 +173,17 @@ def _summary(comparison: Comparison, verdicts: list[Verdict] | None, policy: Pol
     parts = [
         '<section id="summary"><h2>Summary</h2><ul>',
         f"<li>{n} record(s) in {len(comparison.workloads())} workload(s); {graded} graded "
-        f"with scale {esc(comparison.scale.version)}.</li>",
+        f"full run(s) ranked with scale {esc(comparison.scale.version)}.</li>",
     ]
+    quick = sum(1 for r in comparison.rows if r.section == "quick")
+    if quick:
+        parts.append(f"<li>{quick} quick run(s), shown apart: not ranked, not certifiable.</li>")
+    noisy = sum(1 for r in comparison.rows if r.interference and r.section == "run")
+    if noisy:
+        parts.append(
+            f'<li class="fail">{noisy} full run(s) measured while other processes used the '
+            "machine (interference): not certifiable.</li>"
+        )
     if bad:
         parts.append(f'<li class="fail">{bad} record(s) fail their integrity check.</li>')
     if comparison.errors:
@@ -165,30 +209,100 @@ def _summary(comparison: Comparison, verdicts: list[Verdict] | None, policy: Pol
     return "".join(parts)
 
 
+def _methodology(comparison: Comparison) -> str:
+    """How joules become a grade, with the thresholds of every workload shown: the report
+    carries its methodology (docs/METHODOLOGY.md of the ecoscore that wrote it)."""
+    sc = comparison.scale
+    head = "".join(f"<th>{c}</th>" for c in CLASSES)
+    rows = []
+    for w in comparison.workloads():
+        ws = sc.for_workload(w)
+        if ws is None:
+            rows.append(
+                f'<tr><th scope="row">{esc(w)}</th><td colspan="6">no thresholds in '
+                f"scale {esc(sc.version)}: no grade</td></tr>"
+            )
+            continue
+        b = ws.upper_bounds_j
+        cells = [f"≤ {format_quantity(x, 'J')}" for x in b] + [f"> {format_quantity(b[-1], 'J')}"]
+        rows.append(
+            f'<tr><th scope="row">{esc(w)}</th>'
+            + "".join(f"<td>{esc(c)}</td>" for c in cells)
+            + f"<td>{esc(format_quantity(ws.reference_energy_per_inference_j, 'J'))}</td></tr>"
+        )
+    levels = " &lt; ".join(esc(a) for a in ASSURANCE_LEVELS)
+    return (
+        '<section id="methodology"><h2>How a grade is given</h2>'
+        f"<p>Scale <strong>{esc(sc.version)}</strong> (published {esc(sc.published)}): a record "
+        f"is graded from the <strong>median energy per inference of its single-stream "
+        f"scenario</strong> (batch 1), gross (idle power of the boundary included), at the "
+        f"boundary it declares. The grade is absolute: it never depends on the other records. "
+        f"Class C is centred on each workload's reference point and each class spans a factor "
+        f"of 10<sup>1/{sc.classes_per_decade}</sup>. Thresholds, energy per inference:</p>"
+        f'<table id="thresholds"><thead><tr><th>workload</th>{head}<th>reference point</th>'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "<ul>"
+        "<li>Below the workload's quality gate there is no grade (not eligible); the gate is "
+        "always the installed workload's, never the record's.</li>"
+        "<li><em>Class probabilities</em> (B (84%) / C (16%)) combine the spread of the repeats "
+        "with the meter's stated uncertainty; the <em>CI level</em> is the confidence the "
+        "interval of the median actually reaches with the repeats measured (93.75% with 5, 75% "
+        "with 3; no interval with 1).</li>"
+        "<li>An ESTIMATED energy (no sensor read) gives a provisional grade, marked *; it never "
+        "certifies.</li>"
+        f"<li><em>Assurance</em>, weakest to strongest: {levels}. Lab-replicated needs a full "
+        "replication within tolerances signed by a trusted key that is not the applicant's; a "
+        "quick replication never counts.</li>"
+        "<li><em>Certifiable</em>: every rule of <code>ecoscore verify --rules</code> holds (no "
+        "quick run, no interference above 10 % of the CPUs, at least 3 valid windows, measured "
+        "and self-measured figures, ...) and the signatures check.</li>"
+        "<li>Quick (smoke) runs are shown apart, never ranked and never on the Pareto front.</li>"
+        "</ul>"
+        f'<p class="note">Rescaling: {esc(sc.rescaling_rule)}</p>'
+        '<p class="note">The full methodology, with its sources, is docs/METHODOLOGY.md in '
+        "ecoscore's source distribution; this summary is what this report was written with."
+        "</p></section>"
+    )
+
+
 def _legend() -> str:
     items = "".join(f"<dt>{_flag_html(k)}</dt><dd>{esc(v)}</dd>" for k, v in FLAGS.items())
     return f'<section id="flags"><h2>Flags</h2><dl>{items}</dl></section>'
 
 
-def _labels(comparison: Comparison, label_svg: Callable[[Row], bytes | None]) -> str:
-    figs = []
+def judged_label(row: Row) -> LabelContent | None:
+    """The row's label content (kept when the comparison was built) with what the jury's
+    comparison knows: assurance, certifiability, signer."""
+    content = row.extra
+    if not isinstance(content, LabelContent):
+        return None
+    also = tuple(f for f in row.flags if f in JURY_BLOCKERS)
+    signer = signer_text(row.signature)
+    return content.judged(row.assurance, row.certifiable, signer, also)
+
+
+def _labels(comparison: Comparison, stamps: LabelStamps) -> Iterator[str]:
+    """The labels section, a figure at a time, then the layouts the labels use and their
+    text styles."""
+    started = False
     for w in comparison.workloads():
         for r in comparison.rows_for(w):
-            if not r.trusted_content or r.record.record_type != "run":
+            if r.section not in ("run", "quick"):
                 continue
-            svg = label_svg(r)
-            if svg is None:
+            content = judged_label(r)
+            if content is None:
                 continue
-            figs.append(
-                f'<figure><img alt="eco-score label of {esc(r.record.model.name)}" '
-                f'src="{_data_uri(svg, "image/svg+xml")}"><figcaption>'
-                f"{esc(r.record.model.name)} &middot; {esc(r.record.record_id[:12])}"
-                "</figcaption></figure>"
+            if not started:
+                yield '<section id="labels"><h2>Labels</h2><div class="labels">'
+                started = True
+            name = r.record.model.name
+            svg = stamps.inline(content, f"eco-score label of {name}")
+            yield (
+                f"<figure>{svg}<figcaption>{esc(name)} &middot; "
+                f"{esc(r.record.record_id[:12])}</figcaption></figure>"
             )
-    if not figs:
-        return ""
-    body = "".join(figs)
-    return f'<section id="labels"><h2>Labels</h2><div class="labels">{body}</div></section>'
+    if started:
+        yield f"</div>{stamps.defs()}<style>{stamps.css()}</style></section>"
 
 
 def _record_fields(r: Row) -> list[tuple[str, object]]:
@@ -198,8 +312,20 @@ def _record_fields(r: Row) -> list[tuple[str, object]]:
     integrity = f"FAILED: {r.entry.error}" if r.entry.integrity_failed else "ok"
     if g is None:
         certifiable = "no (integrity failed)"
+    elif r.certifiable:
+        certifiable = "yes"
     else:
-        certifiable = "yes" if g.certifiable else "no: " + ", ".join(g.certification_blockers)
+        also = [f for f in r.flags if f in JURY_BLOCKERS]
+        certifiable = "no: " + ", ".join([*g.certification_blockers, *also])
+    single = rec.scenario("single_stream")
+    stat = single.energy_per_inference_j if single is not None else None
+    energy = (
+        f"{format_quantity(stat.median, 'J')} per inference (single-stream, gross), interval "
+        f"{format_quantity(stat.ci_low, 'J')} to {format_quantity(stat.ci_high, 'J')} at "
+        f"{ci_level_text(stat.ci_level)} confidence, {stat.n} repeat(s)"
+        if stat is not None
+        else "none"
+    )
     fields: list[tuple[str, object]] = [
         ("file", r.entry.source),
         ("record_id", rec.record_id),
@@ -207,7 +333,10 @@ def _record_fields(r: Row) -> list[tuple[str, object]]:
         ("integrity", integrity),
         ("signature", r.signature.detail if r.signature else "not checked"),
         ("grade", g.summary if g else "none (integrity failed)"),
+        ("energy", energy),
+        ("assurance", r.assurance or "unknown"),
         ("certifiable", certifiable),
+        ("interference", "; ".join(r.interference) or "none above the threshold"),
         ("workload", f"{rec.workload.name} {rec.workload.version}"),
         ("model", f"{m.name} ({m.file_name}, {m.format}, sha256 {m.sha256[:16]})"),
         ("engine", f"{e.name} {e.version} on {e.device}, {e.precision}"),
@@ -215,28 +344,30 @@ def _record_fields(r: Row) -> list[tuple[str, object]]:
         ("meter", f"{mt.name} ({mt.measurement}) at {mt.boundary}: {mt.source}"),
         ("quality", f"{q.metric} {q.value:.4f} (gate {rec.workload.quality_gate:g})"),
         ("run", f"repeats {rec.run.repeats}, quick {rec.run.quick}, seed {rec.run.seed}"),
+        ("ecoscore", rec.provenance.ecoscore_version),
         ("when", f"{rec.provenance.started_utc} to {rec.provenance.finished_utc}"),
         ("notes", rec.provenance.notes or ""),
     ]
     for rep in r.replications:
         fields.append(("replication", "\n".join(rep.lines())))
+    for rep in r.quick_looks:
+        fields.append(("quick look (not counted)", "\n".join(rep.lines())))
     return fields
 
 
-def _details(comparison: Comparison) -> str:
-    out = ['<section id="details"><h2>Records in detail</h2>']
+def _details(comparison: Comparison) -> Iterator[str]:
+    yield '<section id="details"><h2>Records in detail</h2>'
     for w in comparison.workloads():
         for r in comparison.rows_for(w):
             rows = "".join(
                 f'<tr><th scope="row">{esc(k)}</th><td>{esc(v)}</td></tr>'
                 for k, v in _record_fields(r)
             )
-            out.append(
+            yield (
                 f"<details><summary>{esc(r.record.model.name)} &middot; {esc(w)} &middot; "
                 f"{esc(r.record.record_id[:12])}</summary><table>{rows}</table></details>"
             )
-    out.append("</section>")
-    return "".join(out)
+    yield "</section>"
 
 
 def render_report(
@@ -244,11 +375,22 @@ def render_report(
     title: str = "ecoscore comparison",
     verdicts: list[Verdict] | None = None,
     policy: Policy | None = None,
-    label_svg: Callable[[Row], bytes | None] | None = None,
-    methodology_href: str = METHODOLOGY_HREF,
+    labels: bool = False,
 ) -> str:
-    """The whole report as one HTML string. ``label_svg`` draws a row's label (None: no
-    labels section)."""
+    """The whole report as one HTML string (``report_parts`` joined)."""
+    return "".join(report_parts(comparison, title, verdicts, policy, labels))
+
+
+def report_parts(
+    comparison: Comparison,
+    title: str = "ecoscore comparison",
+    verdicts: list[Verdict] | None = None,
+    policy: Policy | None = None,
+    labels: bool = False,
+) -> Iterator[str]:
+    """The report, a part at a time (a call's report is tens of MB: written as it is made,
+    never held whole). ``labels``: draw the label of every run whose label content the
+    comparison kept (``build_comparison(..., keep=label_keeper(...))``)."""
     script_hash = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
     csp = (
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
@@ -256,35 +398,34 @@ def render_report(
     )
     now = datetime.now(UTC).isoformat(timespec="seconds")
     head = comparison.scale.scale
-    sections = []
-    for i, w in enumerate(comparison.workloads()):
-        flags = comparison.group_flags(w)
-        flag_line = f"<p>Workload flags: {_flag_html(' '.join(flags))}</p>" if flags else ""
-        sections.append(
-            f'<section class="workload" id="workload-{i}"><h2>{esc(w)}</h2>{flag_line}'
-            f"{_table(comparison, w, i)}{_pareto(comparison, w)}</section>"
-        )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
+    yield "<!DOCTYPE html>\n"
+    yield '<html lang="en"><head><meta charset="utf-8">\n'
+    yield f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n'
+    yield '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    yield f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>\n"
+    yield (
         f'<header><h1>{esc(title)}</h1><p class="meta">Generated {esc(now)} by ecoscore; '
         f"scale {esc(head.version)} ({esc(head.quantity)}, "
         f"{esc(head.scenario)}, {esc(head.energy)} energy). Grades are "
-        f"absolute (per workload); the rank is relative to the records shown here. "
-        f'How joules become a grade: <a href="{esc(methodology_href)}">methodology '
-        f"(docs/METHODOLOGY.md)</a>.</p></header>",
-        _summary(comparison, verdicts, policy),
-        *sections,
-        _legend(),
-        _labels(comparison, label_svg) if label_svg else "",
-        _details(comparison),
-        f'<footer><p class="meta">Methodology: <a href="{esc(methodology_href)}">'
-        f"{esc(methodology_href)}</a>. Measured and estimated energies are marked; only "
-        "measured ones certify.</p></footer>",
-        f"<script>{_SCRIPT}</script>",
-        "</body></html>",
-    ]
-    return "\n".join(parts) + "\n"
+        f"absolute (per workload); the rank is relative to the full runs shown here. "
+        f'How joules become a grade, with the thresholds: <a href="#methodology">below</a>.'
+        f"</p></header>\n"
+    )
+    yield _summary(comparison, verdicts, policy) + "\n"
+    for i, w in enumerate(comparison.workloads()):
+        flags = comparison.group_flags(w)
+        flag_line = f"<p>Workload flags: {_flag_html(' '.join(flags))}</p>" if flags else ""
+        yield f'<section class="workload" id="workload-{i}"><h2>{esc(w)}</h2>{flag_line}'
+        yield _tables(comparison, w, i)
+        yield f"{_pareto(comparison, w)}</section>\n"
+    yield _methodology(comparison) + "\n"
+    yield _legend() + "\n"
+    if labels:
+        yield from _labels(comparison, LabelStamps())
+    yield from _details(comparison)
+    yield (
+        '\n<footer><p class="meta">Measured and estimated energies are marked; only measured, '
+        'certifiable ones certify. How a grade is given: <a href="#methodology">methodology'
+        "</a>.</p></footer>\n"
+    )
+    yield f"<script>{_SCRIPT}</script>\n</body></html>\n"
