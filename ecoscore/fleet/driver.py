@@ -281,11 +281,13 @@ class CampaignDriver:
 
     def _interrupted(self) -> None:
         for a in list(self.inflight.values()):
-            a.attempt.outcome, a.attempt.detail = "interrupted", "the driver was interrupted"
-            a.attempt.finished_utc = utc_now()
-            er = self._entry(a.planned)
-            if er.state == "running":
-                er.state = "pending"
+            # an attempt whose result already arrived (its task not yet ended) keeps it
+            if not a.terminal:
+                a.attempt.outcome, a.attempt.detail = "interrupted", "the driver was interrupted"
+                a.attempt.finished_utc = utc_now()
+                er = self._entry(a.planned)
+                if er.state == "running":
+                    er.state = "pending"
             self._cancel(a)
         self.inflight.clear()
         s = self.record.sessions[self.session_index]
