@@ -216,7 +216,8 @@ class QualityOnWhatIsTimed(Rule):
             yield (
                 f"outputs depend on batch size: {bc.disagreeing} of {bc.samples} samples differ "
                 f"at batch {bc.offline_batch_size} from batch 1 (max difference "
-                f"{bc.max_abs_diff:.3g}; tolerance {bc.tolerance})"
+                f"{'n/a' if bc.max_abs_diff is None else f'{bc.max_abs_diff:.3g}'}; "
+                f"tolerance {bc.tolerance})"
             )
         elif bc.offline_batch_size != offline.batch_size:
             yield (

@@ -122,18 +122,19 @@ def batch_consistency(
             offline_batch_size=batch_size,
             samples=len(a),
             disagreeing=len(a),
-            max_abs_diff=float("inf"),
+            max_abs_diff=None,
             tolerance=f"outputs of shape {a.shape} at batch 1 and {b.shape} batched",
             consistent=False,
         )
     scale = float(np.max(np.abs(a))) if a.size else 0.0
     diff = np.abs(a - b)
-    bad = np.any(diff > rel * (np.abs(a) + scale) + 1e-12, axis=1)
+    bad = ~np.all(diff <= rel * (np.abs(a) + scale) + 1e-12, axis=1)  # NaN disagrees
+    largest = float(diff.max()) if diff.size else 0.0
     return BatchConsistency(
         offline_batch_size=batch_size,
         samples=len(a),
         disagreeing=int(bad.sum()),
-        max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        max_abs_diff=largest if np.isfinite(largest) else None,
         tolerance=f"|batched - batch 1| <= {rel:g} x (|batch 1| + max |batch 1|)",
         consistent=not bool(bad.any()),
     )
