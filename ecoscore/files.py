@@ -109,9 +109,7 @@ def _check_regular(
     if not stat.S_ISREG(st.st_mode):
         raise error(f"{path}: is {_kind(st.st_mode)}, not a regular file; refused as the {what}")
     if st.st_size > limit:
-        raise error(
-            f"{path}: {st.st_size} bytes is larger than a {what} may be ({limit}); refused"
-        )
+        raise error(f"{path}: {st.st_size} bytes is larger than a {what} may be ({limit}); refused")
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command
+from ecoscore.commands.common import add_command, say
 
 
 def bundle(
@@ -31,10 +31,12 @@ def bundle(
 ) -> None:
     """Pack records (checked first), labels and the environment into a submission bundle."""
     from ecoscore.errors import UsageError
+    from ecoscore.files import check_output_path
     from ecoscore.jury.bundle import write_bundle
 
     if out.suffix.lower() != ".zip":
         raise UsageError(f"{out}: a bundle is a .zip file")
+    check_output_path(out, "bundle")  # before any work
     drawer = None
     if labels:
         from ecoscore.reports.label import label_svg
@@ -49,7 +51,7 @@ def bundle(
         private = load_private_key(key)
     path = write_bundle(records, out, applicant, category, drawer, private)
     signed = " (manifest signed)" if private is not None else " (manifest not signed)"
-    print(f"wrote {path}: {len(records)} record(s){signed}")
+    say(f"wrote {path}: {len(records)} record(s){signed}")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,13 +3,12 @@ Pareto front, optional jury policy, and exports (HTML report, CSV, Markdown, LaT
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command, warn
+from ecoscore.commands.common import add_command, say, warn
 from ecoscore.errors import EXIT_NOT_ELIGIBLE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
@@ -18,11 +17,11 @@ if TYPE_CHECKING:
 #: Some submission fails the jury policy (same code as verify's "not eligible").
 
 
-def _write_text(path: Path, text: str) -> None:
-    from ecoscore.files import write_atomic
+def _write_text(path: Path, text: str, what: str) -> None:
+    from ecoscore.files import write_output
 
-    write_atomic(path, text.encode("utf-8"))
-    print(f"wrote {path}", file=sys.stderr)
+    write_output(path, text.encode("utf-8"), what)
+    say(f"wrote {path}", err=True)
 
 
 #: Rows drawn per workload on the terminal; the files (--csv, --html, ...) hold every row.
@@ -31,15 +30,20 @@ TERMINAL_ROWS = 50
 
 def _print_tables(comparison: Comparison) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as markup
     from rich.table import Table
+
+    from ecoscore.reports.safe_text import terminal
+
+    def escape(text: str) -> str:
+        return markup(terminal(text))
 
     console = Console()
     shown = ("rank", "grade", "model", "energy mJ/inference", "quality",
              "latency p50 ms", "signature", "replicated", "flags",
              "record_id")  # fmt: skip
     for w in comparison.workloads():
-        table = Table(title=f"{w} (scale {comparison.scale.version})")
+        table = Table(title=escape(f"{w} (scale {comparison.scale.version})"))
         for c in shown:
             table.add_column(c)
         df = comparison.dataframe(w)
@@ -48,12 +52,15 @@ def _print_tables(comparison: Comparison) -> None:
         console.print(table)
         if len(df) > TERMINAL_ROWS:
             console.print(
-                f"{len(df) - TERMINAL_ROWS} more rows for {w} not drawn here (the best "
-                f"{TERMINAL_ROWS} by grade and energy are shown): write them with --csv or --html"
+                escape(
+                    f"{len(df) - TERMINAL_ROWS} more rows for {w} not drawn here (the best "
+                    f"{TERMINAL_ROWS} by grade and energy are shown): write them with --csv "
+                    "or --html"
+                )
             )
         flags = comparison.group_flags(w)
         if flags:
-            console.print(f"[yellow]workload flags:[/] {' '.join(flags)}")
+            console.print(f"[yellow]workload flags:[/] {escape(' '.join(flags))}")
         for row in comparison.rows_for(w):
             for rep in row.replications:
                 console.print(escape(rep.lines()[0]), soft_wrap=True)
@@ -69,9 +76,10 @@ def _label_drawer(scale_version: str):  # noqa: ANN202 - a callable for report_h
 
 
 def _write_plots(comparison: Comparison, plot: Path) -> None:
-    from ecoscore.files import write_atomic
+    from ecoscore.files import write_output
     from ecoscore.reports.pareto import pareto_figure_bytes
     from ecoscore.reports.report_html import pareto_points
+    from ecoscore.reports.safe_text import file_name_part
 
     fmt = "svg" if plot.suffix.lower() == ".svg" else "png"
     names = comparison.workloads()
@@ -80,10 +88,12 @@ def _write_plots(comparison: Comparison, plot: Path) -> None:
         pts = pareto_points(rows)
         if not pts:
             continue
-        target = plot if len(names) == 1 else plot.with_name(f"{plot.stem}-{w}{plot.suffix}")
+        part = file_name_part(w)  # a workload name never makes a path
+        target = plot if len(names) == 1 else plot.with_name(f"{plot.stem}-{part}{plot.suffix}")
         gate = rows[0].record.workload.quality_gate
-        write_atomic(target, pareto_figure_bytes(pts, w, rows[0].record.quality.metric, gate, fmt))
-        print(f"wrote {target}", file=sys.stderr)
+        figure = pareto_figure_bytes(pts, w, rows[0].record.quality.metric, gate, fmt)
+        write_output(target, figure, "plot")
+        say(f"wrote {target}", err=True)
 
 
 def compare(
@@ -111,12 +121,18 @@ def compare(
     title: Annotated[str, typer.Option(help="Title of the HTML report.")] = "ecoscore comparison",
 ) -> None:
     """Compare records: grade, relative rank, flags, Pareto front; optional jury policy."""
+    from ecoscore.files import check_output_path
     from ecoscore.grading.scale import DEFAULT_SCALE_VERSION, load_scale
     from ecoscore.jury.compare import build_comparison, iter_entries
     from ecoscore.jury.policy import evaluate, load_policy
     from ecoscore.jury.trust import load_trusted_keys
-    from ecoscore.reports.tables import to_latex, to_markdown
+    from ecoscore.reports.tables import to_csv, to_latex, to_markdown
 
+    outputs = {"HTML report": html, "CSV table": csv, "Markdown table": md,
+               "LaTeX table": latex, "plot": plot}  # fmt: skip
+    for what, path in outputs.items():
+        if path is not None:
+            check_output_path(path, what)  # before any work
     pol = load_policy(policy) if policy else None
     scale_obj = load_scale(scale or (pol.scale_version if pol else DEFAULT_SCALE_VERSION))
     trusted = load_trusted_keys(trusted_keys) if trusted_keys else None
@@ -135,21 +151,21 @@ def compare(
     _print_tables(comparison)
     verdicts = evaluate(comparison, pol, category) if pol else None
     for v in verdicts or []:
-        print(v.line())
+        say(v.line())
     df = comparison.dataframe()
     if csv:
-        _write_text(csv, df.to_csv(index=False))
+        _write_text(csv, to_csv(df), "CSV table")
     if md:
-        _write_text(md, to_markdown(df))
+        _write_text(md, to_markdown(df), "Markdown table")
     if latex:
-        _write_text(latex, to_latex(df))
+        _write_text(latex, to_latex(df), "LaTeX table")
     if plot:
         _write_plots(comparison, plot)
     if html:
         from ecoscore.reports.report_html import render_report
 
         drawer = _label_drawer(scale_obj.version) if labels else None
-        _write_text(html, render_report(comparison, title, verdicts, pol, drawer))
+        _write_text(html, render_report(comparison, title, verdicts, pol, drawer), "HTML report")
     failed = verdicts is not None and not all(v.passed for v in verdicts)
     raise typer.Exit(EXIT_NOT_ELIGIBLE if failed else EXIT_OK)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command
+from ecoscore.commands.common import add_command, say
 
 
 def label(
@@ -23,6 +23,7 @@ def label(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Grade a record and draw its label (one drawing, saved as SVG and/or PNG)."""
+    from ecoscore.files import check_output_path
     from ecoscore.grading.grade import grade_record
     from ecoscore.grading.indicators import compute_indicators
     from ecoscore.grading.scale import load_scale
@@ -32,6 +33,8 @@ def label(
     bad = [p for p in out if p.suffix.lower() not in FORMATS]
     if bad:
         raise LabelError(f"{bad[0]}: the label is written as .svg or .png")
+    for p in out:
+        check_output_path(p, "label")  # before any work
     the_scale = load_scale(scale)
     rec = load_record(record)
     grade = grade_record(rec, the_scale)
@@ -39,7 +42,7 @@ def label(
     fig = draw_label(rec, grade, indicators, the_scale.for_workload(rec.workload.name))
     written = [save_label(fig, p, png_dpi=dpi) for p in out]
     for p in written:
-        typer.echo(f"{p}  ({grade.summary})")
+        say(f"{p}  ({grade.summary})")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command, warn
+from ecoscore.commands.common import add_command, say, warn
 from ecoscore.errors import EXIT_NOT_REPLICATED, EXIT_OK
 
 
@@ -69,13 +69,13 @@ def reproduce(
         m.close()
     path = save_record(new, out)
     for line in report.lines():
-        print(line)
+        say(line)
     if not report.same_hardware:
-        print(
+        say(
             f"note: the original ran on {original.device.name!r}, this machine is "
             f"{new.device.name!r}: only loose tolerances apply"
         )
-    print(f"replication record: {path}")
+    say(f"replication record: {path}")
     raise typer.Exit(EXIT_OK if report.replicated else EXIT_NOT_REPLICATED)
 
 

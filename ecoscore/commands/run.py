@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ecoscore.commands.common import add_command, warn
+from ecoscore.commands.common import add_command, say, warn
 from ecoscore.errors import UsageError
 
 if TYPE_CHECKING:
@@ -178,8 +178,13 @@ def _fmt_energy(j: float | None) -> str:
 
 def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as markup
     from rich.table import Table
+
+    from ecoscore.reports.safe_text import terminal
+
+    def escape(text: str) -> str:
+        return markup(terminal(text))
 
     out = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title="ecoscore run summary")
@@ -230,7 +235,7 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
                     f"{escape('; '.join(sorted(map(str, flagged))))}[/]"
                 )
     for _, path in records:
-        print(f"record: {path}")
+        say(f"record: {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command
+from ecoscore.commands.common import add_command, say
 
 
 def keys(
@@ -20,17 +20,20 @@ def keys(
     ] = "my lab",
 ) -> None:
     """Create an ed25519 key pair for signing records."""
-    from ecoscore.jury.signing import SigningError, generate_key_pair
+    from ecoscore.errors import OutputError
+    from ecoscore.jury.signing import generate_key_pair
     from ecoscore.jury.trust import trusted_keys_toml
 
     try:
         key_path, pub_path, public_b64 = generate_key_pair(out)
     except OSError as e:
-        raise SigningError(f"{out}: cannot write the key pair: {e.strerror or e}") from None
-    print(f"private key: {key_path} (mode 0600; keep it secret)")
-    print(f"public key:  {pub_path}")
-    print("give this entry to whoever must trust your records (trusted-keys or policy file):")
-    print(trusted_keys_toml(name, public_b64), end="")
+        raise OutputError(f"{out}: cannot write the key pair: {e.strerror or e}") from None
+    say(f"private key: {key_path} (mode 0600; keep it secret)")
+    say(f"public key:  {pub_path}")
+    say("give this entry to whoever must trust your records (trusted-keys or policy file):")
+    entry = trusted_keys_toml(name, public_b64)  # TOML escapes: the lines stay valid TOML
+    for line in entry.splitlines():
+        say(line)
 
 
 def sign(
@@ -42,10 +45,11 @@ def sign(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Sign a record: the signature covers its record_id (the hash of its content)."""
-    from ecoscore.files import write_atomic
+    from ecoscore.files import check_output_path, write_atomic
     from ecoscore.jury.signing import load_private_key, record_bytes, sign_record
     from ecoscore.record import RecordWriteError, load_record
 
+    check_output_path(out or record, "signed record")
     rec = load_record(record)
     signed = sign_record(rec, load_private_key(key))
     target = out or record
@@ -56,7 +60,7 @@ def sign(
             f"{target}: cannot write the signed record: {e.strerror or e}"
         ) from None
     assert signed.signature is not None
-    print(f"signed {target}: record {signed.record_id[:12]} with key {signed.signature.key_id}")
+    say(f"signed {target}: record {signed.record_id[:12]} with key {signed.signature.key_id}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,8 +6,9 @@ provisional grade (ESTIMATED energy) is drawn as a white arrow with a dashed out
 asterisk, and says PROVISIONAL; a record below the quality gate shows NOT ELIGIBLE.
 
 The drawing is 3 x 4 inches, laid out in a 300 x 400 unit box, so that it stays legible at
-300 x 400 px (dpi 100). User-supplied strings are drawn with ``parse_math=False`` (no
-mathtext) and escaped by matplotlib's SVG writer.
+300 x 400 px (dpi 100). Every string is drawn through ``safe_text.plot_text`` (control,
+bidirectional and zero-width characters made visible) with ``parse_math=False`` (no
+mathtext), and escaped by matplotlib's SVG writer.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecoscore.errors import UsageError
-from ecoscore.files import write_atomic
+from ecoscore.files import write_output
 from ecoscore.grading.grade import Grade
 from ecoscore.grading.indicators import Indicators, format_quantity
 from ecoscore.grading.scale import CLASSES, WorkloadScale
 from ecoscore.record import RunRecord
+from ecoscore.reports.safe_text import plot_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -77,7 +79,7 @@ def draw_label(
         ax.text(
             x,
             y,
-            s,
+            plot_text(s),
             fontsize=size,
             color=kw.pop("color", INK),
             va=kw.pop("va", "center"),
@@ -296,11 +298,7 @@ def save_label(fig: Figure, path: Path, png_dpi: int = DEFAULT_PNG_DPI) -> Path:
             dpi=png_dpi if fmt == "png" else 100,
             metadata={"Date": None} if fmt == "svg" else None,
         )
-    try:
-        write_atomic(path, buf.getvalue())
-    except OSError as e:
-        raise LabelError(f"{path}: cannot write: {e.strerror}") from None
-    return path
+    return write_output(path, buf.getvalue(), "label")
 
 
 def label_svg(record: RunRecord, scale_version: str | None = None) -> bytes:

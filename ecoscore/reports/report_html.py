@@ -1,9 +1,11 @@
 """The jury report: one self-contained HTML file (inline CSS, plots and labels as data: URIs,
 no network), readable offline and printable.
 
-Every string that comes from a record or a file name is escaped with ``html.escape``; the
-page's only script is allowed by a Content-Security-Policy hash, so that even markup that
-slipped through could not run. The script sets ``data-report-ready`` on <html> once the
+Every string that comes from a record or a file name is escaped by
+``ecoscore.reports.safe_text.html_text`` (control, bidirectional and zero-width characters
+made visible, then ``html.escape``); links go through ``safe_href``. The page's only
+script is allowed by a Content-Security-Policy hash, so that even markup that slipped
+through could not run. The script sets ``data-report-ready`` on <html> once the
 page has been laid out; a checker can tell an error-free render from a broken one.
 """
 
@@ -11,13 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ecoscore.jury.compare import COLUMNS, FLAGS, Comparison, Row
 from ecoscore.jury.policy import Policy, Verdict
 from ecoscore.reports.pareto import Point, pareto_figure_bytes, pareto_front
+from ecoscore.reports.safe_text import html_text, safe_href
 
 METHODOLOGY_HREF = "docs/METHODOLOGY.md"
 TABLE_COLUMNS = tuple(c for c in COLUMNS if c not in ("workload", "source"))
@@ -61,8 +63,8 @@ details td{white-space:pre-wrap}
 SEVERE = {"integrity-failed", "invalid-signature", "untrusted-signature", "below-gate"}
 
 
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+def esc(value: object, multiline: bool = False) -> str:
+    return html_text(value, multiline)
 
 
 def _data_uri(data: bytes, mime: str) -> str:
@@ -225,7 +227,7 @@ def _details(comparison: Comparison) -> str:
     for w in comparison.workloads():
         for r in comparison.rows_for(w):
             rows = "".join(
-                f'<tr><th scope="row">{esc(k)}</th><td>{esc(v)}</td></tr>'
+                f'<tr><th scope="row">{esc(k)}</th><td>{esc(v, multiline=True)}</td></tr>'
                 for k, v in _record_fields(r)
             )
             out.append(
@@ -271,14 +273,14 @@ def render_report(
         f"scale {esc(head.version)} ({esc(head.quantity)}, "
         f"{esc(head.scenario)}, {esc(head.energy)} energy). Grades are "
         f"absolute (per workload); the rank is relative to the records shown here. "
-        f'How joules become a grade: <a href="{esc(methodology_href)}">methodology '
+        f'How joules become a grade: <a href="{safe_href(methodology_href)}">methodology '
         f"(docs/METHODOLOGY.md)</a>.</p></header>",
         _summary(comparison, verdicts, policy),
         *sections,
         _legend(),
         _labels(comparison, label_svg) if label_svg else "",
         _details(comparison),
-        f'<footer><p class="meta">Methodology: <a href="{esc(methodology_href)}">'
+        f'<footer><p class="meta">Methodology: <a href="{safe_href(methodology_href)}">'
         f"{esc(methodology_href)}</a>. Measured and estimated energies are marked; only "
         "measured ones certify.</p></footer>",
         f"<script>{_SCRIPT}</script>",
