@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 from ecoscore.errors import InputError, IntegrityFailure, OutputError
 from ecoscore.files import loads_strict, read_untrusted, write_atomic
@@ -218,6 +218,19 @@ class RunSettings(_Model):
     quick: bool
     repeats: int
     seed: int
+    #: The time limits the run was made under (seconds): the quality pass, and each
+    #: warm-up and window. Absent from records made before limits existed.
+    quality_time_limit_s: float | None = None
+    window_time_limit_s: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _absent_when_unset(self, handler: Any) -> Any:
+        # a record made without limits keeps the form (and so the content hash) it had
+        doc = handler(self)
+        for key in ("quality_time_limit_s", "window_time_limit_s"):
+            if isinstance(doc, dict) and doc.get(key) is None:
+                doc.pop(key, None)
+        return doc
 
 
 class Provenance(_Model):

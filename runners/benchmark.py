@@ -4,6 +4,11 @@ Order of a run: check the model file; load it in the engine; check its input aga
 workload; compute quality on the full evaluation set with the engine and precision that
 will be timed; measure the idle baseline; measure single-stream then offline, each with
 warm-up and repeats; assemble the record (its record_id is the hash of its content).
+
+The quality pass and each warm-up and window run under a time limit (``time_limits``:
+derived from the workload's scenario defaults, overridable, recorded in ``run``), and
+Ctrl-C or SIGTERM stops the engine at once (``ecoscore.runners.watchdog``): a model that
+never finishes ends the run with one line, and no record.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ecoscore.runners.record_builder import (
     model_ref,
     workload_ref,
 )
+from ecoscore.runners.watchdog import Watchdog
 
 #: Seed of the run itself (query order is deterministic; recorded for provenance).
 RUN_SEED = 0
@@ -50,6 +56,9 @@ class RunRequest:
     meter_fallback_reason: str | None = None
     notes: str | None = None
     scenarios: tuple[str, ...] = ("single_stream", "offline")
+    #: Time limits in seconds (None: derived from the workload's defaults, ``time_limits``).
+    quality_time_limit_s: float | None = None
+    window_time_limit_s: float | None = None
 
 
 Step = Callable[[str], None]
@@ -196,24 +205,79 @@ def scenario_settings(
     }
 
 
+#: A warm-up or window may last this many times its planned length (warm-up included)...
+WINDOW_LIMIT_FACTOR = 10.0
+#: ... and at least this long.
+MIN_WINDOW_LIMIT_S = 60.0
+#: The quality pass may last this many times the measurement it precedes...
+QUALITY_LIMIT_FACTOR = 10.0
+#: ... and at least this long (it runs the whole evaluation set at batch 1).
+MIN_QUALITY_LIMIT_S = 300.0
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    quality_s: float
+    window_s: float
+
+
+def time_limits(
+    defaults: ScenarioDefaults,
+    quick: bool,
+    repeats: int | None,
+    meter_window_s: float = 0.0,
+    quality_s: float | None = None,
+    window_s: float | None = None,
+) -> TimeLimits:
+    """The run's time limits: what was asked, else derived from the workload's scenario
+    defaults (a window: ``WINDOW_LIMIT_FACTOR`` x its planned length and warm-up; the
+    quality pass: ``QUALITY_LIMIT_FACTOR`` x the whole measurement), with floors."""
+    d = QUICK if quick else defaults
+    planned = max(d.single_stream_min_duration_s, d.offline_min_duration_s)
+    if not quick:
+        planned = max(planned, meter_window_s)
+    window = max(MIN_WINDOW_LIMIT_S, WINDOW_LIMIT_FACTOR * (planned + d.warmup_s))
+    measured = (repeats or d.repeats) * 2 * planned
+    quality = max(MIN_QUALITY_LIMIT_S, QUALITY_LIMIT_FACTOR * measured)
+    return TimeLimits(quality_s or quality, window_s or window)
+
+
 def run_benchmark(
     req: RunRequest, step: Step | None = None, progress: Progress | None = None
 ) -> RunRecord:
-    say = step or (lambda _msg: None)
+    """Run ``req`` and return its record (not saved). Ctrl-C and SIGTERM raise
+    KeyboardInterrupt; a phase over its time limit raises ``EngineTimeLimit``."""
+    with Watchdog(req.engine, req.model_path) as dog:
+        return _run(req, dog, step or (lambda _msg: None), progress)
+
+
+def _run(req: RunRequest, dog: Watchdog, say: Step, progress: Progress | None) -> RunRecord:
     started = utc_now()
     wl = req.workload
     info = wl.info
     model = inspect_model(req.model_path)
     say("loading model")
-    req.engine.load(req.model_path, load_hints(wl))
+    with dog.phase("loading the model", None):
+        req.engine.load(req.model_path, load_hints(wl))
     check_input(req.engine, wl, req.model_path)
     eval_sha = wl.eval_data_sha256()
     split = wl.eval_split()
     settings = scenario_settings(info.scenarios, req.quick, req.repeats)
+    limits = time_limits(
+        info.scenarios,
+        req.quick,
+        req.repeats,
+        req.meter.min_window_s(),
+        req.quality_time_limit_s,
+        req.window_time_limit_s,
+    )
 
     say("quality on the evaluation set")
     offline_batch = info.scenarios.offline_batch_size if "offline" in req.scenarios else 1
-    quality_value, consistency = evaluate_quality(req.engine, wl, split.x, split.y, offline_batch)
+    with dog.phase("the quality pass", limits.quality_s, "--quality-time-limit"):
+        quality_value, consistency = evaluate_quality(
+            req.engine, wl, split.x, split.y, offline_batch
+        )
     eng_info = req.engine.info()
 
     say("idle baseline")
@@ -230,7 +294,17 @@ def run_benchmark(
         say(f"{name} (batch {s.batch_size})")
         batches = _batches(req.engine, split.x, s.batch_size)
         results.append(
-            measure_scenario(req.engine, req.meter, batches, s, idle.power_w, progress, probe)
+            measure_scenario(
+                req.engine,
+                req.meter,
+                batches,
+                s,
+                idle.power_w,
+                progress,
+                probe,
+                watchdog=dog,
+                time_limit_s=limits.window_s,
+            )
         )
 
     params = (
@@ -255,7 +329,13 @@ def run_benchmark(
             computed_by="ecoscore",
             batch_consistency=consistency,
         ),
-        run=RunSettings(quick=req.quick, repeats=settings["offline"].repeats, seed=RUN_SEED),
+        run=RunSettings(
+            quick=req.quick,
+            repeats=settings["offline"].repeats,
+            seed=RUN_SEED,
+            quality_time_limit_s=limits.quality_s,
+            window_time_limit_s=limits.window_s,
+        ),
         provenance=make_provenance(started, {"run": RUN_SEED, "workload": info.seed}, req.notes),
     )
     return record.with_id()

@@ -8,14 +8,19 @@ Rules enforced here (docs/architecture.md, "What makes a number trustworthy"):
 - the engine is synchronised at every window edge, so that energy and time cover the same
   work;
 - per-query bookkeeping is one ``perf_counter_ns`` read stored into a preallocated list:
-  no logging, no progress redraw, no allocation in the timed loop.
+  no logging, no progress redraw, no allocation in the timed loop;
+- the warm-up and each window run under the run's time limit (``ecoscore.runners.watchdog``),
+  armed once per window: a model that never finishes is stopped, and Ctrl-C or SIGTERM
+  stops the engine, at no cost per query.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +29,9 @@ from ecoscore.runners.engines.base import Engine
 from ecoscore.runners.interference import InterferenceProbe
 from ecoscore.runners.meters.base import Meter, WindowReading
 from ecoscore.runners.stats import latency_summary, median_stat
+
+if TYPE_CHECKING:
+    from ecoscore.runners.watchdog import Watchdog
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,12 @@ def _window(
     )
 
 
+def _phase(watchdog: Watchdog | None, what: str, limit_s: float | None) -> Any:
+    if watchdog is None:
+        return contextlib.nullcontext()
+    return watchdog.phase(what, limit_s, "--window-time-limit")
+
+
 def measure_scenario(
     engine: Engine,
     meter: Meter,
@@ -156,13 +170,17 @@ def measure_scenario(
     idle_power_w: float,
     progress: Progress | None = None,
     probe: InterferenceProbe | None = None,
+    watchdog: Watchdog | None = None,
+    time_limit_s: float | None = None,
 ) -> ScenarioResult:
-    """Warm up, then measure ``settings.repeats`` windows of the scenario."""
+    """Warm up, then measure ``settings.repeats`` windows of the scenario; the warm-up and
+    each window may last at most ``time_limit_s`` (with a ``watchdog``)."""
     single = settings.name == "single_stream"
     sync = engine.needs_sync
     duration = effective_duration(meter, settings)
     min_ns = int(duration * 1e9)
-    _warmup(engine, batches, settings.warmup_s)
+    with _phase(watchdog, f"the {settings.name} warm-up", time_limit_s):
+        _warmup(engine, batches, settings.warmup_s)
     windows: list[Window] = []
     all_lat: list[np.ndarray] = []
     for rep in range(settings.repeats):
@@ -171,13 +189,14 @@ def measure_scenario(
             probe.begin()
         meter.begin_window()
         t0_unix = time.time()
-        if single:
-            lat, queries = _single_stream_window(
-                engine, batches, min_ns, settings.min_queries, sync
-            )
-            all_lat.append(lat)
-        else:
-            queries = _offline_window(engine, batches, min_ns, settings.min_queries)
+        with _phase(watchdog, f"{settings.name} window {rep + 1}", time_limit_s):
+            if single:
+                lat, queries = _single_stream_window(
+                    engine, batches, min_ns, settings.min_queries, sync
+                )
+                all_lat.append(lat)
+            else:
+                queries = _offline_window(engine, batches, min_ns, settings.min_queries)
         t1_unix = time.time()
         reading = meter.end_window()
         seen = probe.end() if probe else {}

@@ -1,8 +1,10 @@
 """``ecoscore reproduce``: re-run a record's workload, model, engine and meter on this
 machine, compare within tolerances and write a replication record.
 
-The engine and the meter are rebuilt from the configs the record stores; ``--meter`` and
-``--device`` override them."""
+The engine and the meter are rebuilt from the configs the record stores, under the rules
+of a config read from a record (thread counts capped to this machine, unknown engines and
+meters refused, no file a record names opened); ``--meter`` and ``--device`` override
+them."""
 
 from __future__ import annotations
 
@@ -48,7 +50,10 @@ def reproduce(
         raise ReplicationError(f"{record}: is itself a replication; replicate the original")
     check_output_folder(out)
     model_path = find_model_file(original, model)
-    config = engine_config(original, device)
+    notes: list[str] = []
+    config = engine_config(original, device, notes)  # checked against this machine
+    for note in notes:
+        warn(note)
     if meter is not None:
         m, fallback = make_meter(meter, config.device)
         requested = meter

@@ -87,6 +87,20 @@ def run(
     ] = None,
     out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
     notes: Annotated[str | None, typer.Option(help="Free text stored in the record.")] = None,
+    quality_time_limit: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds the quality pass may take (default: from the workload's defaults).",
+        ),
+    ] = None,
+    window_time_limit: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds a warm-up or a window may take (default: from the workload's defaults).",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Run workloads with the measurement loop and write run records to OUT/runs/."""
@@ -115,6 +129,8 @@ def run(
         out=out,
         notes=notes,
         engine_settings=settings,
+        quality_time_limit_s=quality_time_limit,
+        window_time_limit_s=window_time_limit,
     )
     run_session(opts)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from ecoscore.runners.engines.base import (
     Engine,
@@ -50,10 +51,11 @@ class OnnxRuntimeConfig(EngineConfig):
     """``threads`` is the intra-op thread count (None: one per logical CPU)."""
 
     formats: ClassVar[tuple[str, ...]] = ("onnx",)
+    thread_settings: ClassVar[tuple[str, ...]] = ("threads", "inter_op_threads")
 
     engine: Literal["onnxruntime"] = "onnxruntime"
     precision: Literal["fp32"] = "fp32"
-    inter_op_threads: int = 1
+    inter_op_threads: int = Field(default=1, ge=1)
     spinning: bool = True
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     #: GPU execution provider to use (default: the best this onnxruntime offers).
@@ -64,6 +66,9 @@ class OnnxRuntimeConfig(EngineConfig):
 
 
 class OnnxRuntimeEngine(Engine):
+    can_abort = True  # RunOptions.terminate is checked between operators, inside Loop too
+    libraries = ("onnxruntime",)
+
     def __init__(self, config: OnnxRuntimeConfig) -> None:
         import onnxruntime as ort
 
@@ -75,6 +80,7 @@ class OnnxRuntimeEngine(Engine):
         self._sess: Any = None
         self._in_name = ""
         self._first_out: list[str] = []
+        self._run_options = self._new_run_options()
 
     def _providers(self, config: OnnxRuntimeConfig) -> list[tuple[str, dict[str, str]]]:
         device = config.device
@@ -125,8 +131,19 @@ class OnnxRuntimeEngine(Engine):
         i = self._sess.get_inputs()[0]
         return InputMeta(i.name, tuple(i.shape), _ONNX_TYPES.get(i.type, i.type))
 
+    def _new_run_options(self) -> Any:
+        options = self._ort.RunOptions()
+        options.log_severity_level = 4  # an abort is reported by ecoscore, not logged
+        return options
+
     def run(self, x: np.ndarray) -> np.ndarray:
-        return self._sess.run(self._first_out, {self._in_name: x})[0]
+        return self._sess.run(self._first_out, {self._in_name: x}, self._run_options)[0]
+
+    def abort(self) -> None:
+        self._run_options.terminate = True
+
+    def resume(self) -> None:
+        self._run_options = self._new_run_options()
 
     def info(self) -> EngineInfo:
         c = self.settings

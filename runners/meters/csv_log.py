@@ -150,6 +150,7 @@ class CsvLogConfig(MeterConfig):
 
     covers: ClassVar[str] = "what the instrument is wired to"
     reads_external_log: ClassVar[bool] = True
+    path_settings: ClassVar[tuple[str, ...]] = ("path",)
 
     meter: Literal["csv"] = "csv"
     path: str = Field(min_length=1)
