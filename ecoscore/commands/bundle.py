@@ -37,6 +37,13 @@ def bundle(
     if out.suffix.lower() != ".zip":
         raise UsageError(f"{out}: a bundle is a .zip file")
     check_output_path(out, "bundle")  # before any work
+    if category is not None:
+        from ecoscore.jury.bundle import BundleError, check_category
+
+        try:
+            check_category(category)
+        except BundleError as e:
+            raise UsageError(f"--category: {e}") from None
     drawer = None
     if labels:
         from ecoscore.reports.label import label_svg

@@ -49,16 +49,16 @@ def reproduce(
     if original.record_type != "run":
         raise ReplicationError(f"{record}: is itself a replication; replicate the original")
     check_output_folder(out)
-    model_path = find_model_file(original, model)
     notes: list[str] = []
     config = engine_config(original, device, notes)  # checked against this machine
+    mc = meter_config(original) if meter is None else None  # before anything is opened
+    model_path = find_model_file(original, model)
     for note in notes:
         warn(note)
-    if meter is not None:
-        m, fallback = make_meter(meter, config.device)
-        requested = meter
+    if mc is None:
+        m, fallback = make_meter(str(meter), config.device)
+        requested = str(meter)
     else:
-        mc = meter_config(original)
         m, fallback = open_meter(mc)
         requested = f"{mc.meter} (from the record)"
     if fallback:

@@ -141,7 +141,7 @@ def environment_description() -> dict[str, Any]:
     }
 
 
-def _check_category(category: str | None) -> None:
+def check_category(category: str | None) -> None:
     if category is not None and (not category or not set(category) <= CATEGORY_CHARS):
         raise BundleError(
             f"category {category!r}: use lower-case letters, digits, '-' or '_' (e.g. 'sme')"
@@ -160,7 +160,7 @@ def write_bundle(
     ``draw_label`` gives a record's label as SVG bytes (none: no labels); ``key`` (an
     ed25519 private key) signs the manifest. A record whose energy comes from an external
     power log brings that log, checked against the sha256 the record states."""
-    _check_category(category)
+    check_category(category)
     if not records:
         raise BundleError("no records to bundle")
     members: dict[str, bytes] = {}

@@ -316,7 +316,7 @@ class Comparison:
         """The comparison table (one workload, or all with a ``workload`` column)."""
         import pandas as pd
 
-        names = [workload] if workload else self.workloads()
+        names = [workload] if workload is not None else self.workloads()
         out = [table_row(r) for w in names for r in self.rows_for(w)]
         return pd.DataFrame(out, columns=list(COLUMNS))
 

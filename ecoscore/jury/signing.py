@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ecoscore.errors import InputError
+from ecoscore.errors import InputError, OutputError
 from ecoscore.files import read_untrusted, write_atomic
 from ecoscore.jury.trust import TrustedKeys, TrustError, decode_public_key, key_id_of
 from ecoscore.record import RunRecord, Signature
@@ -34,6 +34,10 @@ MAX_KEY_BYTES = 64 * 1024
 
 class SigningError(InputError):
     """A key cannot be created, read or used; the message names the file."""
+
+
+class KeyExistsError(OutputError, SigningError):
+    """A key pair is not written over an existing key (a result that cannot be written)."""
 
 
 SignatureState = Literal["unsigned", "invalid", "untrusted", "trusted", "unchecked"]
@@ -77,7 +81,7 @@ def generate_key_pair(out_prefix: Path) -> tuple[Path, Path, str]:
     pub_path = out_prefix.with_name(out_prefix.name + PUBLIC_KEY_SUFFIX)
     for p in (key_path, pub_path):
         if p.exists():
-            raise SigningError(f"{p}: already exists; refusing to overwrite a key")
+            raise KeyExistsError(f"{p}: already exists; refusing to overwrite a key")
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM,

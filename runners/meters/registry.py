@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ecoscore.errors import InputError
+from ecoscore.errors import InputError, UsageError
 from ecoscore.runners.meters.base import Meter, MeterConfig, MeterError, SensorPermissionError
 
 #: Meter name -> "module:ConfigClass", in the order ``--meter auto`` tries them.
@@ -47,6 +47,10 @@ def config_class(name: str) -> type[MeterConfig]:
         raise MeterError(f"unknown meter {name!r}; choose one of: {specs}")
     module, _, cls = target.partition(":")
     return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+class MeterSpecError(UsageError, MeterError):
+    """A ``--meter`` option names no meter this ecoscore has."""
 
 
 class RecordedMeterError(InputError):
@@ -84,6 +88,9 @@ def make_meter(
     name = name.lower()
     if name == "auto":
         return _auto(device)
+    if name not in METERS:
+        specs = ", ".join(["auto", *METERS])
+        raise MeterSpecError(f"--meter {spec!r}: unknown meter {name!r}; choose one of: {specs}")
     config = config_class(name).from_spec(arg if sep else None, device, boundary)
     return open_meter(config)
 
