@@ -67,9 +67,9 @@ def files(tmp_path: Path) -> dict[str, str]:
     bad.write_text("{not json")
     below = save_record(make_record(quality=0.5), tmp_path / "below")
     replication = save_record(
-        make_record(updates={"provenance": {"notes": "r"}}).model_copy(
-            update={"record_type": "replication", "replicates": "0" * 64}
-        ).with_id(),
+        make_record(updates={"provenance": {"notes": "r"}})
+        .model_copy(update={"record_type": "replication", "replicates": "0" * 64})
+        .with_id(),
         tmp_path / "replication",
     )
     csv_meter = save_record(make_record(boundary="wall"), tmp_path / "csv")
