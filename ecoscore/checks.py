@@ -275,8 +275,8 @@ class SummariesMatchWindows(Rule):
                         f"{where} window {i}: {w.inferences} inferences is not {w.queries} "
                         f"queries x batch {s.batch_size}"
                     )
-                if w.duration_s <= 0 or w.queries <= 0:
-                    yield f"{where} window {i}: duration and queries must be positive"
+                if w.duration_s <= 0 or w.queries <= 0 or w.inferences <= 0:
+                    yield f"{where} window {i}: duration, queries and inferences must be positive"
                     return
                 if not _close(w.net_energy_j, w.energy_j - idle_w * w.duration_s):
                     yield (

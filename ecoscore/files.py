@@ -258,6 +258,8 @@ def read_toml(path: Path, error: type[Exception], what: str = "") -> dict[str, A
         raise error(f"{path}: malformed TOML: {e}") from None
     except RecursionError:
         raise error(f"{path}: malformed TOML: nested too deep to read") from None
+    except ValueError as e:  # an integer beyond Python's digit limit
+        raise error(f"{path}: malformed TOML: {' '.join(str(e).split())[:200]}") from None
 
 
 def toml_model(path: Path, model: type[M], error: type[Exception], what: str = "") -> M:

@@ -106,6 +106,7 @@ class Watchdog:
         self._writer.setblocking(False)
         self._restore: list[Any] = []
         self._main = _is_main_thread()
+        self._can_alarm = False
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -139,8 +140,10 @@ class Watchdog:
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _interrupt)
             self._restore.append(lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
-        old_alarm = signal.signal(signal.SIGALRM, self._on_alarm)
-        self._restore.append(lambda: signal.signal(signal.SIGALRM, old_alarm))
+        if hasattr(signal, "SIGALRM") and hasattr(signal, "pthread_kill"):  # not on Windows
+            old_alarm = signal.signal(signal.SIGALRM, self._on_alarm)
+            self._restore.append(lambda: signal.signal(signal.SIGALRM, old_alarm))
+            self._can_alarm = True
 
     # -- phases ---------------------------------------------------------------------------
 
@@ -227,7 +230,7 @@ class Watchdog:
         self._aborted = True
         if self.engine.can_abort:
             self.engine.abort()
-        elif self._main and self._expired:
+        elif self._can_alarm and self._expired:
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGALRM)
 
     def _on_alarm(self, signum: int, frame: object) -> None:

@@ -135,6 +135,8 @@ FAILURES = [
     (["bundle", "{good}", "--out", "{tmp}/b.tar"], 2, "a bundle is a .zip file"),
     (["bundle", "{good}", "--out", "{file}/b.zip"], 6, "is not a folder"),
     (["bundle", "{absent}", "--out", "{tmp}/b.zip"], 3, "no such file"),
+    (["bundle", "{good}", "--out", "{tmp}/b.zip", "--scale", "2099.1"], 2, "no scale '2099.1'"),
+    (["label", "{good}", "--out", "{tmp}/l.svg", "--scale", "../../x"], 2, "YYYY.N"),
     (["bundle", "{good}", "--out", "{tmp}/b.zip", "--category", "Big Co"], 2, "--category"),
     (["reproduce", "{replication}", "--out", "{tmp}/o"], 3, "is itself a replication"),
     (["reproduce", "{csv_meter}", "--out", "{tmp}/o"], 3, "never opened"),

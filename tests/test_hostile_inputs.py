@@ -136,6 +136,17 @@ def test_json_that_kills_is_one_error_naming_the_file(tmp_path, text, message) -
     assert loads_strict(b'{"ok": [1, 2.5, "x"]}', "s", RecordError) == {"ok": [1, 2.5, "x"]}
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("a = " + "9" * 5000, "Exceeds the limit"), ("a = " + "[" * 5000 + "]" * 5000, "too deep")],
+)
+def test_toml_that_kills_is_one_error_naming_the_file(tmp_path, text, message) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    res = invoke("compare", save_record(make_record(), tmp_path), "--policy", path)
+    assert res.exit_code == 3 and str(path) in res.stderr and message in res.stderr, res.stderr
+
+
 def test_verify_and_compare_go_on_past_a_killer_file_and_bundle_member(tmp_path) -> None:
     from ecoscore.jury.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST, sha256_hex
 
@@ -373,6 +384,58 @@ def test_an_engine_failure_is_one_line_and_out_of_memory_is_a_measurement_error(
         assert exc.value.exit_code == code and words in str(exc.value), exc.value
 
 
+def test_an_engine_without_abort_is_interrupted_in_python_and_only_while_armed() -> None:
+    from ecoscore.runners.watchdog import EngineTimeLimit, Watchdog
+
+    class PythonLoop:  # like an exported torch program: back in Python between operations
+        can_abort = False
+
+        def owns(self, e: BaseException) -> bool:
+            return False
+
+        def run(self, seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                time.sleep(0.001)
+
+    engine = PythonLoop()
+    with Watchdog(engine, "m.pt2") as dog:  # type: ignore[arg-type]
+        start = time.monotonic()
+        with (
+            pytest.raises(EngineTimeLimit, match="window 1 did not finish"),
+            dog.phase("window 1", 0.2),
+        ):
+            engine.run(60)
+        assert time.monotonic() - start < 10
+        with dog.phase("window 2", 0.2):
+            engine.run(0.05)  # finishes in time
+        time.sleep(0.4)  # past window 2's deadline, disarmed: nothing is raised
+
+
+def test_the_time_limit_holds_off_the_main_thread_too(tmp_path) -> None:
+    import threading
+
+    from ecoscore.runners.engines.registry import make_engine
+    from ecoscore.runners.watchdog import EngineTimeLimit, Watchdog
+
+    engine = make_engine("onnxruntime", threads=1)
+    engine.load(looping_classifier(tmp_path / "loop.onnx"))
+    x = np.zeros((1, 1, 8, 8), np.float32)
+    caught: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with Watchdog(engine, "loop.onnx") as dog, dog.phase("the quality pass", 0.5):
+                engine.run(x)
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+            caught.append(e)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(timeout=30)
+    assert not t.is_alive() and isinstance(caught[0], EngineTimeLimit), caught
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_an_engine_that_never_returns(tmp_path, sig) -> None:
     model = looping_classifier(tmp_path / "loop.onnx")
@@ -496,3 +559,14 @@ def test_csv_of_a_name_with_a_line_break_stays_one_row() -> None:
     cell = safe_text.csv_cell("a\nb")
     rows = list(csv.reader(io.StringIO(cell + "\n")))
     assert rows == [["a\\nb"]]
+
+
+def test_a_window_of_zero_inferences_is_a_finding_not_a_crash(tmp_path) -> None:
+    rec = make_record()
+    single = rec.scenarios[0]
+    windows = [single.windows[0].model_copy(update={"inferences": 0}), *single.windows[1:]]
+    rec = rec.model_copy(
+        update={"scenarios": [single.model_copy(update={"windows": windows})]}
+    ).with_id()
+    res = invoke("verify", save_record(rec, tmp_path))  # found by the property tests
+    assert res.exit_code == 7 and "inferences must be positive" in res.stdout, res.stdout
