@@ -154,9 +154,9 @@ class Watchdog:
 
     def _arm(self, what: str, limit_s: float | None) -> None:
         with self._lock:
-            if self._aborted:
+            if self._aborted and self.engine.can_abort:
                 self.engine.resume()
-                self._aborted = False
+            self._aborted = False
             self._armed, self._limit = what, limit_s
             self._deadline = time.monotonic() + limit_s if limit_s is not None else None
             self._expired = self._interrupted = False

@@ -49,6 +49,12 @@ from tests.hostile import (
 from tests.record_factory import make_record
 
 SCALE = float(os.environ.get("ECOSCORE_HYPOTHESIS_SCALE", "1"))
+#: Hostile names use characters no installed font draws, and absurd numbers overflow numpy:
+#: both are expected here (the command line hides these warnings, ecoscore.cli).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Glyph .* missing from font"),
+    pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+]
 
 
 def examples(n: int) -> settings:
