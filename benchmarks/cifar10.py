@@ -24,6 +24,7 @@ import numpy as np
 
 from ecoscore.benchmarks.base import Split
 from ecoscore.benchmarks.errors import DataFormatError
+from ecoscore.files import read_untrusted
 
 FOLDER_NAME = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -89,10 +90,7 @@ def read_pickle(path: Path) -> dict[bytes, Any]:
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found (expected in a {FOLDER_NAME} folder)")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise DataFormatError(f"{path}: {size} bytes is too large for a CIFAR-10 batch file")
-    raw = path.read_bytes()
+    raw = read_untrusted(path, MAX_FILE_BYTES, DataFormatError, "CIFAR-10 batch file")
     try:
         obj = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as e:  # a malformed pickle raises many exception types

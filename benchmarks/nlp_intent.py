@@ -24,6 +24,10 @@ import numpy as np
 
 from ecoscore.benchmarks.base import ModelInterface, Split, TensorSpec, Workload, WorkloadInfo
 from ecoscore.benchmarks.errors import DataFormatError
+from ecoscore.files import read_untrusted
+
+#: Largest CSV file of labelled texts read.
+MAX_CSV_BYTES = 256 * 1024**2
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "nlp_intent.csv"
 FEATURE_DIM = 2048
@@ -117,7 +121,7 @@ def read_csv_records(path: Path, required: Sequence[str]) -> tuple[list[str], li
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found")
-    text = _decode(path, path.read_bytes())
+    text = _decode(path, read_untrusted(path, MAX_CSV_BYTES, DataFormatError, "CSV file"))
     if not text.strip():
         raise DataFormatError(f"{path}: the file is empty; expected a header row and data rows")
     reader = csv.reader(io.StringIO(text, newline=""))

@@ -268,7 +268,8 @@ class QualityOnWhatIsTimed(Rule):
             yield (
                 f"outputs depend on batch size: {bc.disagreeing} of {bc.samples} samples differ "
                 f"at batch {bc.offline_batch_size} from batch 1 (max difference "
-                f"{bc.max_abs_diff:.3g}; tolerance {bc.tolerance})"
+                f"{'n/a' if bc.max_abs_diff is None else f'{bc.max_abs_diff:.3g}'}; "
+                f"tolerance {bc.tolerance})"
             )
         elif bc.offline_batch_size != offline.batch_size:
             yield (
@@ -333,8 +334,8 @@ class SummariesMatchWindows(Rule):
                         f"{where} window {i}: {w.inferences} inferences is not {w.queries} "
                         f"queries x batch {s.batch_size}"
                     )
-                if w.duration_s <= 0 or w.queries <= 0:
-                    yield f"{where} window {i}: duration and queries must be positive"
+                if w.duration_s <= 0 or w.queries <= 0 or w.inferences <= 0:
+                    yield f"{where} window {i}: duration, queries and inferences must be positive"
                     return
                 ready_w = w.ready_idle_w if w.ready_idle_w is not None else idle_w
                 if (

@@ -63,5 +63,18 @@ for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+def _quiet_warnings() -> None:
+    """Library warnings that say nothing to a user: a glyph the font lacks (drawn as a box;
+    the text itself is kept in SVG), numpy overflow on a record's absurd numbers (the
+    record's rules report those)."""
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning
+    )
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"numpy(\.|$)")
+
+
 def main() -> None:
+    _quiet_warnings()
     app()

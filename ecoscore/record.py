@@ -6,13 +6,18 @@ SHA-256 of the canonical JSON of the record without ``record_id`` and ``signatur
 recomputed on every load, so a number edited by hand is caught.
 
 Records are written atomically (temporary file, fsync, rename) as
-``<out>/runs/<record_id>.json`` and never edited in place.
+``<out>/runs/<record_id>.json`` and never edited in place. A record is strict JSON: a
+record holding a non-finite number (NaN, infinity) is not written (nothing could read it
+back), and reading refuses what ``ecoscore.files.loads_strict`` refuses (NaN tokens,
+duplicate keys, huge integers, deep nesting, lone surrogates) and any file that is not a
+regular file of at most ``MAX_RECORD_BYTES``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +31,7 @@ from pydantic import (
 )
 
 from ecoscore.errors import InputError, IntegrityFailure, OutputError
-from ecoscore.files import write_atomic
+from ecoscore.files import loads_strict, read_untrusted, write_atomic
 
 SCHEMA_VERSION = "2.0"
 #: Versions this ecoscore reads. 1.0 records (made before engine and meter configs were
@@ -43,6 +48,11 @@ class RecordError(InputError):
 
 class RecordWriteError(OutputError):
     """A record could not be written (folder unwritable, disk full); nothing was replaced."""
+
+
+class NonFiniteRecordError(RecordError):
+    """A record about to be written holds a NaN or an infinity (strict JSON has neither):
+    it is not written."""
 
 
 class IntegrityError(IntegrityFailure, RecordError):
@@ -260,7 +270,8 @@ class BatchConsistency(_Model):
     offline_batch_size: int
     samples: int
     disagreeing: int  # samples whose outputs differ beyond the tolerance
-    max_abs_diff: float
+    #: None when the outputs cannot be compared (other shapes, or non-finite values).
+    max_abs_diff: float | None
     tolerance: str
     consistent: bool
 
@@ -282,6 +293,19 @@ class RunSettings(_Model):
     quick: bool
     repeats: int
     seed: int
+    #: The time limits the run was made under (seconds): the quality pass, and each
+    #: warm-up and window. Absent from records made before limits existed.
+    quality_time_limit_s: float | None = None
+    window_time_limit_s: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _absent_when_unset(self, handler: Any) -> Any:
+        # a record made without limits keeps the form (and so the content hash) it had
+        doc = handler(self)
+        for key in ("quality_time_limit_s", "window_time_limit_s"):
+            if isinstance(doc, dict) and doc.get(key) is None:
+                doc.pop(key, None)
+        return doc
 
 
 class Provenance(_Model):
@@ -356,7 +380,7 @@ def save_record(record: RunRecord, out_dir: Path) -> Path:
     if not record.record_id:
         record = record.with_id()
     path = Path(out_dir) / "runs" / f"{record.record_id}.json"
-    data = json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False).encode()
+    data = record_json(record)
     try:
         write_atomic(path, data + b"\n")
     except OSError as e:
@@ -365,6 +389,41 @@ def save_record(record: RunRecord, out_dir: Path) -> Path:
             "and no earlier record was touched"
         ) from None
     return path
+
+
+def non_finite_field(doc: Any, where: str = "") -> str | None:
+    """The dotted path of the first NaN or infinity in ``doc`` (None: every number is finite)."""
+    if isinstance(doc, float):
+        return None if math.isfinite(doc) else (where or "(top level)")
+    if isinstance(doc, dict):
+        items = list(doc.items())
+    elif isinstance(doc, list):
+        items = list(enumerate(doc))
+    else:
+        return None
+    for key, value in items:
+        found = non_finite_field(value, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def record_json(record: RunRecord) -> bytes:
+    """The file form of a record: strict JSON (``NonFiniteRecordError`` for NaN or inf)."""
+    doc = record.model_dump(mode="json")
+    try:
+        text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise NonFiniteRecordError(
+            f"the record holds a non-finite number (NaN or infinity) at "
+            f"{non_finite_field(doc)}; it was not written"
+        ) from None
+    try:
+        return text.encode() + b"\n"
+    except UnicodeEncodeError as e:
+        raise RecordError(
+            f"the record holds a lone surrogate ({e.reason}); no record was written"
+        ) from None
 
 
 def parse_record(doc: Any, source: str) -> RunRecord:
@@ -396,22 +455,23 @@ def parse_record(doc: Any, source: str) -> RunRecord:
     return record
 
 
+def read_record_doc(path: Path) -> Any:
+    """A record file's JSON document, read safely and strictly (not yet validated)."""
+    data = read_untrusted(Path(path), MAX_RECORD_BYTES, RecordError, "run record")
+    return record_doc(data, str(path))
+
+
+def record_doc(data: bytes, source: str) -> Any:
+    """Strict JSON of a record's bytes (a file, or a bundle member), at most
+    ``MAX_RECORD_BYTES``."""
+    if len(data) > MAX_RECORD_BYTES:
+        raise RecordError(f"{source}: {len(data)} bytes is larger than a run record can be")
+    return loads_strict(data, source, RecordError)
+
+
 def load_record(path: Path) -> RunRecord:
     """Read, validate and integrity-check a record file."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise RecordError(f"{path}: cannot read: {e.strerror}") from None
-    if size > MAX_RECORD_BYTES:
-        raise RecordError(f"{path}: {size} bytes is larger than a run record can be")
-    try:
-        doc = json.loads(path.read_bytes())
-    except json.JSONDecodeError as e:
-        raise RecordError(f"{path}: malformed JSON at line {e.lineno}: {e.msg}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RecordError(f"{path}: cannot read: {e}") from None
-    return parse_record(doc, str(path))
+    return parse_record(read_record_doc(path), str(path))
 
 
 def json_schema() -> dict[str, Any]:

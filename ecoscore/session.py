@@ -44,6 +44,9 @@ class RunOptions:
     #: Engine settings given by the user (precision, threads, ...); the engine's config
     #: validates them and refuses the ones it does not have.
     engine_settings: dict[str, Any] = field(default_factory=dict)
+    #: Time limits in seconds (None: derived from the workload's defaults).
+    quality_time_limit_s: float | None = None
+    window_time_limit_s: float | None = None
 
 
 @dataclass
@@ -185,6 +188,8 @@ def execute(
         meter_requested=meter.requested,
         meter_fallback_reason=meter.fallback_reason,
         notes=opts.notes,
+        quality_time_limit_s=opts.quality_time_limit_s,
+        window_time_limit_s=opts.window_time_limit_s,
     )
     record = run_benchmark(req, step, progress, on_engine)
     return record, save_record(record, opts.out)

@@ -6,6 +6,11 @@ and convert the evaluation inputs once; compute quality on the full evaluation s
 the engine and precision that will be timed; measure the idle baseline; measure
 single-stream then offline, each with warm-up and repeats; assemble the record (its
 record_id is the hash of its content).
+
+The quality pass and each warm-up and window run under a time limit (``time_limits``:
+derived from the workload's scenario defaults, overridable, recorded in ``run``), and
+Ctrl-C or SIGTERM stops the engine at once (``ecoscore.runners.watchdog``): a model that
+never finishes ends the run with one line, and no record.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from ecoscore.runners.record_builder import (
     model_ref,
     workload_ref,
 )
+from ecoscore.runners.watchdog import Watchdog
 
 #: Seed of the run itself (query order is deterministic; recorded for provenance).
 RUN_SEED = 0
@@ -70,6 +76,9 @@ class RunRequest:
     meter_fallback_reason: str | None = None
     notes: str | None = None
     scenarios: tuple[str, ...] = ("single_stream", "offline")
+    #: Time limits in seconds (None: derived from the workload's defaults, ``time_limits``).
+    quality_time_limit_s: float | None = None
+    window_time_limit_s: float | None = None
 
 
 Step = Callable[[str], None]
@@ -143,18 +152,19 @@ def batch_consistency(
             offline_batch_size=batch_size,
             samples=len(a),
             disagreeing=len(a),
-            max_abs_diff=float("inf"),
+            max_abs_diff=None,
             tolerance=f"outputs of shape {a.shape} at batch 1 and {b.shape} batched",
             consistent=False,
         )
     scale = float(np.max(np.abs(a))) if a.size else 0.0
     diff = np.abs(a - b)
-    bad = np.any(diff > rel * (np.abs(a) + scale) + 1e-12, axis=1)
+    bad = ~np.all(diff <= rel * (np.abs(a) + scale) + 1e-12, axis=1)  # NaN disagrees
+    largest = float(diff.max()) if diff.size else 0.0
     return BatchConsistency(
         offline_batch_size=batch_size,
         samples=len(a),
         disagreeing=int(bad.sum()),
-        max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        max_abs_diff=largest if np.isfinite(largest) else None,
         tolerance=f"|batched - batch 1| <= {rel:g} x (|batch 1| + max |batch 1|)",
         consistent=not bool(bad.any()),
     )
@@ -235,6 +245,43 @@ def device_idle(req: RunRequest) -> IdleBaseline:
     return measure_device_idle(req.meter, span, limit, details)
 
 
+#: A warm-up or window may last this many times its planned length (warm-up included)...
+WINDOW_LIMIT_FACTOR = 10.0
+#: ... and at least this long.
+MIN_WINDOW_LIMIT_S = 60.0
+#: The quality pass may last this many times the measurement it precedes...
+QUALITY_LIMIT_FACTOR = 10.0
+#: ... and at least this long (it runs the whole evaluation set at batch 1).
+MIN_QUALITY_LIMIT_S = 300.0
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    quality_s: float
+    window_s: float
+
+
+def time_limits(
+    defaults: ScenarioDefaults,
+    quick: bool,
+    repeats: int | None,
+    meter_window_s: float = 0.0,
+    quality_s: float | None = None,
+    window_s: float | None = None,
+) -> TimeLimits:
+    """The run's time limits: what was asked, else derived from the workload's scenario
+    defaults (a window: ``WINDOW_LIMIT_FACTOR`` x its planned length and warm-up; the
+    quality pass: ``QUALITY_LIMIT_FACTOR`` x the whole measurement), with floors."""
+    d = QUICK if quick else defaults
+    planned = max(d.single_stream_min_duration_s, d.offline_min_duration_s)
+    if not quick:
+        planned = max(planned, meter_window_s)
+    window = max(MIN_WINDOW_LIMIT_S, WINDOW_LIMIT_FACTOR * (planned + d.warmup_s))
+    measured = (repeats or d.repeats) * 2 * planned
+    quality = max(MIN_QUALITY_LIMIT_S, QUALITY_LIMIT_FACTOR * measured)
+    return TimeLimits(quality_s or quality, window_s or window)
+
+
 def run_benchmark(
     req: RunRequest,
     step: Step | None = None,
@@ -242,7 +289,9 @@ def run_benchmark(
     on_engine: Callable[[Engine], None] | None = None,
 ) -> RunRecord:
     """Measure the device idle, build and load the engine, compute the quality, measure
-    the ready idle, every scenario's windows, the ready idle again, and assemble the record."""
+    the ready idle, every scenario's windows, the ready idle again, and assemble the record
+    (not saved). Ctrl-C and SIGTERM raise KeyboardInterrupt; a phase over its time limit
+    raises ``EngineTimeLimit``."""
     say = step or (lambda _msg: None)
     started = utc_now()
     wl = req.workload
@@ -251,6 +300,14 @@ def run_benchmark(
     eval_sha = wl.eval_data_sha256()
     split = wl.eval_split()
     settings = scenario_settings(info.scenarios, req.quick, req.repeats)
+    limits = time_limits(
+        info.scenarios,
+        req.quick,
+        req.repeats,
+        req.meter.min_window_s(),
+        req.quality_time_limit_s,
+        req.window_time_limit_s,
+    )
     d = QUICK if req.quick else info.scenarios
     idle_s = max(d.idle_s, 0.0 if req.quick else req.meter.min_window_s())
 
@@ -260,42 +317,51 @@ def run_benchmark(
     if on_engine is not None:
         on_engine(engine)
     try:
-        say("loading model")
-        engine.load(req.model_path, load_hints(wl))
-        config = engine.config
-        iface = resolve(engine, wl, req.model_path, config.layout, config.output)
-        x = iface.adapt_input(split.x)  # once, before anything is timed
-        batch = iface.batch_size(info.scenarios.offline_batch_size)
-        batch_note = None
-        if batch != settings["offline"].batch_size:
-            batch_note = (
-                f"the model is exported with a fixed batch of {batch}: offline ran at batch "
-                f"{batch} instead of {settings['offline'].batch_size}"
+        with Watchdog(engine, req.model_path) as dog:
+            say("loading model")
+            with dog.phase("loading the model", None):
+                engine.load(req.model_path, load_hints(wl))
+            config = engine.config
+            iface = resolve(engine, wl, req.model_path, config.layout, config.output)
+            x = iface.adapt_input(split.x)  # once, before anything is timed
+            batch = iface.batch_size(info.scenarios.offline_batch_size)
+            batch_note = None
+            if batch != settings["offline"].batch_size:
+                batch_note = (
+                    f"the model is exported with a fixed batch of {batch}: offline ran at "
+                    f"batch {batch} instead of {settings['offline'].batch_size}"
+                )
+                settings["offline"] = replace(settings["offline"], batch_size=batch)
+
+            say("quality on the evaluation set")
+            offline_batch = batch if "offline" in req.scenarios else 1
+            with dog.phase("the quality pass", limits.quality_s, "--quality-time-limit"):
+                quality_value, consistency = evaluate_quality(
+                    engine, wl, x, split.y, offline_batch, iface
+                )
+            eng_info = engine.info()
+            eng_info = replace(
+                eng_info, settings={**eng_info.settings, "model_interface": iface.describe()}
             )
-            settings["offline"] = replace(settings["offline"], batch_size=batch)
 
-        say("quality on the evaluation set")
-        offline_batch = batch if "offline" in req.scenarios else 1
-        quality_value, consistency = evaluate_quality(engine, wl, x, split.y, offline_batch, iface)
-        eng_info = engine.info()
-        eng_info = replace(
-            eng_info, settings={**eng_info.settings, "model_interface": iface.describe()}
-        )
-
-        say("ready idle (model loaded)")
-        before = measure_idle_at(req.meter, idle_s)
-        where = eng_info.device
-        probe = InterferenceProbe(
-            int(where.partition(":")[2] or 0) if where.startswith("cuda") else None
-        )
-        raws = []
-        for name in req.scenarios:
-            s = settings[name]
-            say(f"{name} (batch {s.batch_size})")
-            batches = _batches(engine, x, s.batch_size)
-            raws.append(measure_windows(engine, req.meter, batches, s, progress, probe))
-        say("ready idle (after the windows)")
-        after = measure_idle_at(req.meter, idle_s)
+            say("ready idle (model loaded)")
+            before = measure_idle_at(req.meter, idle_s)
+            where = eng_info.device
+            probe = InterferenceProbe(
+                int(where.partition(":")[2] or 0) if where.startswith("cuda") else None
+            )
+            raws = []
+            for name in req.scenarios:
+                s = settings[name]
+                say(f"{name} (batch {s.batch_size})")
+                batches = _batches(engine, x, s.batch_size)
+                raws.append(
+                    measure_windows(
+                        engine, req.meter, batches, s, progress, probe, dog, limits.window_s
+                    )
+                )
+            say("ready idle (after the windows)")
+            after = measure_idle_at(req.meter, idle_s)
         config_doc = engine.config.model_dump(mode="json")
         params = (
             model.parameter_count if model.parameter_count is not None else (engine.parameter_count)
@@ -347,7 +413,13 @@ def run_benchmark(
             computed_by="ecoscore",
             batch_consistency=consistency,
         ),
-        run=RunSettings(quick=req.quick, repeats=settings["offline"].repeats, seed=RUN_SEED),
+        run=RunSettings(
+            quick=req.quick,
+            repeats=settings["offline"].repeats,
+            seed=RUN_SEED,
+            quality_time_limit_s=limits.quality_s,
+            window_time_limit_s=limits.window_s,
+        ),
         provenance=make_provenance(started, {"run": RUN_SEED, "workload": info.seed}, req.notes),
     )
     return record.with_id()

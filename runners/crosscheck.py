@@ -20,15 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ecoscore.files import read_untrusted
 from ecoscore.record import load_record
 from ecoscore.runners.meters.base import MeterError
 from ecoscore.runners.meters.csv_log import PowerLog, energy_between
+
+#: Largest nvidia-smi log read.
+MAX_SMI_LOG_BYTES = 1024**3
 
 
 def read_nvidia_smi_log(path: Path) -> PowerLog:
     """Parse ``timestamp, power`` lines of nvidia-smi (local time, as nvidia-smi writes it)."""
     ts, ps = [], []
-    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    data = read_untrusted(Path(path), MAX_SMI_LOG_BYTES, MeterError, "log of nvidia-smi")
+    for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
         if not line.strip():
             continue
         try:

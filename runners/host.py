@@ -67,6 +67,17 @@ def _memory_bytes(root: str | None) -> int | None:
     return None
 
 
+def memory_available_bytes() -> int | None:
+    """MemAvailable of /proc/meminfo now (None when it cannot be read); not cached."""
+    try:
+        for line in sysfs_path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def board_model() -> str | None:
     """The board model from the device tree (Jetson, Raspberry Pi), if any."""
     return _board_model(sysfs_root())

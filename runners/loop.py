@@ -11,14 +11,19 @@ Rules enforced here (docs/architecture.md, "What makes a number trustworthy"):
 - per-query bookkeeping is one ``perf_counter_ns`` read stored into a list preallocated
   from the warm-up's pace; the deadline is compared once per chunk of queries: no logging,
   no progress redraw, no allocation in the timed loop (a window that outruns the estimate
-  appends).
+  appends);
+- the warm-up and each window run under the run's time limit (``ecoscore.runners.watchdog``),
+  armed once per window: a model that never finishes is stopped, and Ctrl-C or SIGTERM
+  stops the engine, at no cost per query.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +32,9 @@ from ecoscore.runners.engines.base import Engine
 from ecoscore.runners.interference import InterferenceProbe
 from ecoscore.runners.meters.base import Meter, WindowReading
 from ecoscore.runners.stats import latency_summary, median_stat
+
+if TYPE_CHECKING:
+    from ecoscore.runners.watchdog import Watchdog
 
 
 @dataclass(frozen=True)
@@ -285,14 +293,18 @@ def measure_windows(
     settings: ScenarioSettings,
     progress: Progress | None = None,
     probe: InterferenceProbe | None = None,
+    watchdog: Watchdog | None = None,
+    time_limit_s: float | None = None,
 ) -> RawScenario:
     """Warm up, then measure ``settings.repeats`` windows of the scenario. Progress is
-    reported between windows only."""
+    reported between windows only. The warm-up and each window may last at most
+    ``time_limit_s`` (with a ``watchdog``, armed once per phase)."""
     single = settings.name == "single_stream"
     sync = engine.needs_sync
     duration = effective_duration(meter, settings)
     min_ns = int(duration * 1e9)
-    pace = _warmup(engine, batches, settings.warmup_s)
+    with _phase(watchdog, f"the {settings.name} warm-up", time_limit_s):
+        pace = _warmup(engine, batches, settings.warmup_s)
     capacity = expected_queries(duration, pace, settings.min_queries) if single else 0
     windows: list[RawWindow] = []
     all_lat: list[np.ndarray] = []
@@ -303,13 +315,14 @@ def measure_windows(
         meter.begin_window()
         t0 = time.perf_counter()
         t0_unix = time.time()
-        if single:
-            lat, queries = _single_stream_window(
-                engine, batches, min_ns, settings.min_queries, sync, capacity
-            )
-            all_lat.append(lat)
-        else:
-            queries = _offline_window(engine, batches, min_ns, settings.min_queries)
+        with _phase(watchdog, f"{settings.name} window {rep + 1}", time_limit_s):
+            if single:
+                lat, queries = _single_stream_window(
+                    engine, batches, min_ns, settings.min_queries, sync, capacity
+                )
+                all_lat.append(lat)
+            else:
+                queries = _offline_window(engine, batches, min_ns, settings.min_queries)
         t1_unix = time.time()
         t1 = time.perf_counter()
         reading = meter.end_window()
@@ -324,6 +337,12 @@ def measure_windows(
     return RawScenario(settings, duration, windows, all_lat, meter.info.sampling_period_s)
 
 
+def _phase(watchdog: Watchdog | None, what: str, limit_s: float | None) -> Any:
+    if watchdog is None:
+        return contextlib.nullcontext()
+    return watchdog.phase(what, limit_s, "--window-time-limit")
+
+
 def measure_scenario(
     engine: Engine,
     meter: Meter,
@@ -332,9 +351,12 @@ def measure_scenario(
     idle_power_w: float,
     progress: Progress | None = None,
     probe: InterferenceProbe | None = None,
+    watchdog: Watchdog | None = None,
+    time_limit_s: float | None = None,
 ) -> ScenarioResult:
-    """Warm up, then measure the scenario's windows, with a constant ready idle."""
-    raw = measure_windows(engine, meter, batches, settings, progress, probe)
+    """Warm up, then measure the scenario's windows, with a constant ready idle; the
+    warm-up and each window may last at most ``time_limit_s`` (with a ``watchdog``)."""
+    raw = measure_windows(engine, meter, batches, settings, progress, probe, watchdog, time_limit_s)
     return raw.result(IdleModel.constant(idle_power_w))
 
 

@@ -2,20 +2,33 @@
 
 Nothing here unpickles anything: ``.pt``/``.pth`` files (pickles) are refused; ``.pt2``
 files are torch.export archives, loaded by the torch engine with ``torch.export.load``.
+
+A model file must be a regular file (a symbolic link is followed; a folder, FIFO or device
+is refused before it is opened) of at most ``MAX_MODEL_BYTES``. An ONNX file is parsed
+whole into memory, so it is refused before reading when this machine has not
+``PARSE_MEMORY_FACTOR`` times its size available; it is parsed once per version of the
+file (``scan_onnx``) however many times it is checked.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecoscore.files import file_sha256
+from ecoscore.files import file_sha256, open_untrusted
 from ecoscore.runners.engines.base import EngineError
+from ecoscore.runners.host import memory_available_bytes
 
 #: A model larger than this is refused (ecoscore targets frugal, edge-sized models).
 MAX_MODEL_BYTES = 2 * 1024**3
+#: Parsing an ONNX file holds its bytes and the parsed protobuf: about twice its size, and
+#: the engine then loads it. A file is refused when the memory available is less than this
+#: many times its size.
+PARSE_MEMORY_FACTOR = 3
 
 
 def model_format(path: Path) -> str:
@@ -32,28 +45,64 @@ def model_format(path: Path) -> str:
     raise EngineError(f"{path}: unknown model format {suffix!r}; use .onnx or .pt2")
 
 
-def _check_exists(path: Path) -> int:
+def _check_exists(path: Path) -> os.stat_result:
     if not path.exists():
         raise EngineError(f"{path}: model file not found")
     if not path.is_file():
         raise EngineError(f"{path}: not a regular file")
-    size = path.stat().st_size
-    if size == 0:
+    st = path.stat()
+    if st.st_size == 0:
         raise EngineError(f"{path}: model file is empty")
-    if size > MAX_MODEL_BYTES:
-        raise EngineError(f"{path}: {size} bytes is larger than the {MAX_MODEL_BYTES} allowed")
-    return size
+    if st.st_size > MAX_MODEL_BYTES:
+        raise EngineError(
+            f"{path}: {st.st_size} bytes is larger than the {MAX_MODEL_BYTES} allowed"
+        )
+    return st
 
 
-def check_onnx_file(path: Path) -> list[str]:
-    """Parse an ONNX file and check that external data stays inside its folder; return the
-    external data files it loads (relative to its folder, sorted, each once)."""
+def _check_memory(path: Path, size: int) -> None:
+    """Refuse, before reading, a file that cannot be parsed in the memory available."""
+    available = memory_available_bytes()
+    need = size * PARSE_MEMORY_FACTOR
+    if available is not None and need > available:
+        raise EngineError(
+            f"{path}: {size / 2**20:.0f} MiB; reading it needs about {need / 2**20:.0f} MiB "
+            f"of memory and this machine has {available / 2**20:.0f} MiB available; refused "
+            "before reading"
+        )
+
+
+@dataclass(frozen=True)
+class OnnxScan:
+    """What parsing an ONNX file tells: the external data files it loads (relative to its
+    folder, sorted, each once) and its parameter count (elements of its initializers)."""
+
+    external: tuple[str, ...]
+    parameter_count: int
+
+
+def scan_onnx(path: Path) -> OnnxScan:
+    """Check an ONNX file (regular, not too large for this machine, parses, external data
+    inside its folder) and describe it; parsed once per version of the file."""
+    path = Path(path)
+    st = _check_exists(path)
+    identity = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return _scan(identity, path)
+
+
+@functools.lru_cache(maxsize=4)
+def _scan(identity: tuple[object, ...], path: Path) -> OnnxScan:
+    import numpy as np
     import onnx
 
-    path = Path(path)
-    _check_exists(path)
+    _check_memory(path, int(identity[3]))  # type: ignore[call-overload]
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        with open_untrusted(path, MAX_MODEL_BYTES, EngineError, "model file") as f:
+            data = f.read(MAX_MODEL_BYTES)
+        proto = onnx.load_model_from_string(data)
+        del data
+    except EngineError:
+        raise
     except Exception as e:
         raise EngineError(f"{path}: not a valid ONNX model (truncated or corrupt): {e}") from None
     base = path.parent.resolve()
@@ -69,7 +118,13 @@ def check_onnx_file(path: Path) -> list[str]:
         if not target.is_file():
             raise EngineError(f"{path}: external data file {loc!r} for {tensor.name!r} is missing")
         locations.add(target.relative_to(base).as_posix())
-    return sorted(locations)
+    params = int(sum(int(np.prod(t.dims)) for t in proto.graph.initializer))
+    return OnnxScan(tuple(sorted(locations)), params)
+
+
+def check_onnx_file(path: Path) -> list[str]:
+    """Check an ONNX file (``scan_onnx``); return the external data files it loads."""
+    return list(scan_onnx(path).external)
 
 
 def _external_tensors(proto):  # type: ignore[no-untyped-def]
@@ -95,11 +150,7 @@ def check_pt2_file(path: Path) -> None:
 
 
 def onnx_parameter_count(path: Path) -> int:
-    import numpy as np
-    import onnx
-
-    proto = onnx.load(str(path), load_external_data=False)
-    return int(sum(int(np.prod(t.dims)) for t in proto.graph.initializer))
+    return scan_onnx(path).parameter_count
 
 
 @dataclass(frozen=True)
@@ -140,8 +191,9 @@ def inspect_model(path: Path) -> ModelFile:
     fmt = model_format(path)
     extra: list[str] = []
     if fmt == "onnx":
-        extra = check_onnx_file(path)
-        params: int | None = onnx_parameter_count(path)
+        scan = scan_onnx(path)
+        extra = list(scan.external)
+        params: int | None = scan.parameter_count
     else:
         check_pt2_file(path)
         params = None

@@ -21,3 +21,16 @@ def _no_debug_left_over():
     from ecoscore.commands import common
 
     common.DEBUG = False
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ANN201
+    """How many generated cases each property test ran (tests/hostile.py counts them)."""
+    import sys
+
+    hostile = sys.modules.get("tests.hostile")
+    cases = getattr(hostile, "CASES", None)
+    if cases:
+        terminalreporter.section("hostile property tests: generated cases run")
+        for name, n in sorted(cases.items()):
+            terminalreporter.write_line(f"{n:6d}  {name}")
+        terminalreporter.write_line(f"{sum(cases.values()):6d}  in all")

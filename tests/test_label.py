@@ -161,7 +161,7 @@ def test_user_strings_are_escaped_in_svg(tmp_path: Path) -> None:
     assert "<script" not in raw and "\x1b" not in raw
     assert "&lt;script&gt;" in raw
     texts, _ = _svg_texts(path)  # still valid XML, and the text survives as text
-    assert "<script>x</script>$x$ [1m  #ab12cd34" in texts
+    assert "<script>x</script>$x$\\x1b[1m  #ab12cd34" in texts  # the escape made visible
 
 
 LAYOUTS = {

@@ -13,7 +13,7 @@ from ecoscore.jury.replicate import engine_config, find_model_file
 from ecoscore.jury.signing import generate_key_pair, load_private_key, sign_record
 from ecoscore.jury.trust import trusted_keys_toml
 from ecoscore.record import load_record, save_record
-from ecoscore.runners.engines.registry import EngineSettingError
+from ecoscore.runners.engines.registry import RecordedEngineError
 from tests.onnx_models import linear_classifier
 from tests.record_factory import make_record
 from tests.run_helpers import quick_record
@@ -79,7 +79,14 @@ def test_reference_model_is_found_by_sha256(repo):
     assert find_model_file(rec, None) == onnx
 
 
-def test_a_legacy_record_rebuilds_its_engine_from_the_recorded_settings():
+@pytest.fixture
+def sixteen_cpus(monkeypatch):
+    """Records made on a 16-CPU machine rebuild as they are on one (threads are capped to
+    the machine's CPUs: tests/test_hostile_cli.py)."""
+    monkeypatch.setattr("ecoscore.runners.engines.base.machine_cpus", lambda: 16)
+
+
+def test_a_legacy_record_rebuilds_its_engine_from_the_recorded_settings(sixteen_cpus):
     rec = make_record(
         updates={
             "engine": {
@@ -127,13 +134,13 @@ def test_a_legacy_record_rebuilds_its_engine_from_the_recorded_settings():
     )
 
 
-def test_a_stored_engine_config_is_used_as_is_and_the_device_can_be_overridden():
+def test_a_stored_engine_config_is_used_as_is_and_the_device_can_be_overridden(sixteen_cpus):
     stored = {"engine": "torch", "device": "cuda:1", "precision": "bf16", "threads": 4}
     rec = make_record(updates={"engine": {"name": "torch", "config": stored}})
     assert engine_config(rec).model_dump(include=set(stored)) == stored
     assert engine_config(rec, device="cuda:0").device == "cuda:0"
     bad = make_record(updates={"engine": {"name": "torch", "config": {**stored, "turbo": 1}}})
-    with pytest.raises(EngineSettingError, match="has no setting 'turbo'"):
+    with pytest.raises(RecordedEngineError, match="has no setting 'turbo'"):
         engine_config(bad)
 
 

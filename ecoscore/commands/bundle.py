@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command
+from ecoscore.commands.common import add_command, say
 
 
 def bundle(
@@ -35,10 +35,19 @@ def bundle(
 ) -> None:
     """Pack records (checked first), labels and the environment into a submission bundle."""
     from ecoscore.errors import UsageError
+    from ecoscore.files import check_output_path
     from ecoscore.jury.bundle import write_bundle
 
     if out.suffix.lower() != ".zip":
         raise UsageError(f"{out}: a bundle is a .zip file")
+    check_output_path(out, "bundle")  # before any work
+    if category is not None:
+        from ecoscore.jury.bundle import BundleError, check_category
+
+        try:
+            check_category(category)
+        except BundleError as e:
+            raise UsageError(f"--category: {e}") from None
     drawer = None
     if labels:
         from ecoscore.reports.label import label_svg
@@ -55,7 +64,7 @@ def bundle(
         records, out, applicant, category, drawer, private, list(workload_file or [])
     )
     signed = " (manifest signed)" if private is not None else " (manifest not signed)"
-    print(f"wrote {path}: {len(records)} record(s){signed}")
+    say(f"wrote {path}: {len(records)} record(s){signed}")
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,10 @@ An exception that leaves a command becomes one line on standard error, ``ecoscor
 ...``, and the exit code its class declares (``ecoscore.errors``); the traceback is shown
 only with ``ecoscore --debug`` (or a command's own ``--debug``). Commands never print an
 error themselves nor choose a code: they raise.
+
+Every line a command prints goes through ``ecoscore.reports.safe_text.terminal`` (``say``,
+``warn``, ``fail``): text from a record or a file name can neither move the cursor nor
+recolour or reorder a line (a FAIL line cannot be made to read OK).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from ecoscore.errors import exit_code_for, one_line
+from ecoscore.reports.safe_text import terminal
 
 if TYPE_CHECKING:
     from ecoscore.grading.scale import Scale
@@ -34,7 +39,7 @@ def fail(e: BaseException, debug: bool = False) -> NoReturn:
             "ecoscore: interrupted: no record was written for the run in progress", file=sys.stderr
         )
     else:
-        print(f"ecoscore: error: {one_line(e)}", file=sys.stderr)
+        print(f"ecoscore: error: {terminal(one_line(e))}", file=sys.stderr)
     raise typer.Exit(exit_code_for(e))
 
 
@@ -59,7 +64,13 @@ def add_command(app: typer.Typer, name: str, fn: Callable[..., Any]) -> None:
 
 def warn(message: str) -> None:
     """A warning line on standard error."""
-    print(f"ecoscore: warning: {message}", file=sys.stderr)
+    print(f"ecoscore: warning: {terminal(message)}", file=sys.stderr)
+
+
+def say(line: str = "", err: bool = False) -> None:
+    """A line of a command's output (standard output, or standard error with ``err``),
+    made safe for a terminal."""
+    print(terminal(line), file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def scale_from(version: str | None, file: Path | None, default: str | None = None) -> Scale:

@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command, scale_from, warn
+from ecoscore.commands.common import add_command, say, scale_from, warn
 from ecoscore.errors import EXIT_NOT_ELIGIBLE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from ecoscore.jury.compare import Comparison, Row
 
 
-def _write_text(path: Path, text: str) -> None:
-    from ecoscore.files import write_atomic
+def _write_text(path: Path, text: str, what: str) -> None:
+    from ecoscore.files import write_output
 
-    write_atomic(path, text.encode("utf-8"))
-    print(f"wrote {path}", file=sys.stderr)
+    write_output(path, text.encode("utf-8"), what)
+    say(f"wrote {path}", err=True)
 
 
 #: Rows drawn per workload on the terminal; the files (--csv, --html, ...) hold every row.
@@ -36,32 +36,42 @@ SHOWN = ("rank", "grade", "model", "engine", "precision", "energy mJ/inference",
          "replicated", "flags", "record_id")  # fmt: skip
 
 
+def _escape(text: str) -> str:
+    """Text from records, safe for a terminal and for rich markup."""
+    from rich.markup import escape as markup
+
+    from ecoscore.reports.safe_text import terminal
+
+    return markup(terminal(text))
+
+
 def _print_table(console: object, title: str, rows: list[Row], what: str) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from ecoscore.jury.compare import table_row
 
-    table = Table(title=title)
+    table = Table(title=_escape(title))
     cells = [table_row(row) for row in rows[:TERMINAL_ROWS]]
     # signature and replication columns only when they say something
     shown = [c for c in SHOWN if c not in ("signature", "replicated") or any(r[c] for r in cells)]
     for c in shown:
         table.add_column(c)
     for r in cells:
-        table.add_row(*(escape(str(r[c])) for c in shown))
+        table.add_row(*(_escape(str(r[c])) for c in shown))
     console.print(table)  # type: ignore[attr-defined]
     if len(rows) > TERMINAL_ROWS:
         console.print(  # type: ignore[attr-defined]
-            f"{len(rows) - TERMINAL_ROWS} more {what} not drawn here (the first "
-            f"{TERMINAL_ROWS} in table order are shown): write them with --csv or --html"
+            _escape(
+                f"{len(rows) - TERMINAL_ROWS} more {what} not drawn here (the first "
+                f"{TERMINAL_ROWS} in table order are shown): write them with --csv or --html"
+            )
         )
 
 
 def _print_tables(comparison: Comparison) -> None:
     from rich.console import Console
-    from rich.markup import escape
 
+    escape = _escape
     console = Console() if sys.stdout.isatty() else Console(width=200)
     for w in comparison.workloads():
         rows = comparison.rows_for(w)
@@ -79,7 +89,7 @@ def _print_tables(comparison: Comparison) -> None:
             )
         flags = comparison.group_flags(w)
         if flags:
-            console.print(f"[yellow]workload flags:[/] {' '.join(flags)}")
+            console.print(f"[yellow]workload flags:[/] {escape(' '.join(flags))}")
         for row in rows:
             for rep in row.replications:
                 console.print(escape(rep.lines()[0]), soft_wrap=True)
@@ -96,9 +106,10 @@ def _print_tables(comparison: Comparison) -> None:
 
 
 def _write_plots(comparison: Comparison, plot: Path) -> None:
-    from ecoscore.files import write_atomic
+    from ecoscore.files import write_output
     from ecoscore.reports.pareto import pareto_figure_bytes
     from ecoscore.reports.report_html import pareto_points
+    from ecoscore.reports.safe_text import file_name_part
 
     fmt = "svg" if plot.suffix.lower() == ".svg" else "png"
     names = comparison.workloads()
@@ -107,10 +118,12 @@ def _write_plots(comparison: Comparison, plot: Path) -> None:
         pts = pareto_points(rows)
         if not pts:
             continue
-        target = plot if len(names) == 1 else plot.with_name(f"{plot.stem}-{w}{plot.suffix}")
+        part = file_name_part(w)  # a workload name never makes a path
+        target = plot if len(names) == 1 else plot.with_name(f"{plot.stem}-{part}{plot.suffix}")
         gate = rows[0].record.workload.quality_gate
-        write_atomic(target, pareto_figure_bytes(pts, w, rows[0].record.quality.metric, gate, fmt))
-        print(f"wrote {target}", file=sys.stderr)
+        figure = pareto_figure_bytes(pts, w, rows[0].record.quality.metric, gate, fmt)
+        write_output(target, figure, "plot")
+        say(f"wrote {target}", err=True)
 
 
 def compare(
@@ -145,11 +158,17 @@ def compare(
     title: Annotated[str, typer.Option(help="Title of the HTML report.")] = "ecoscore comparison",
 ) -> None:
     """Compare records: grade, relative rank, flags, Pareto front; optional jury policy."""
+    from ecoscore.files import check_output_path
     from ecoscore.jury.compare import build_comparison, iter_entries
     from ecoscore.jury.policy import evaluate, load_policy
     from ecoscore.jury.trust import load_trusted_keys
-    from ecoscore.reports.tables import to_latex, to_markdown
+    from ecoscore.reports.tables import to_csv, to_latex, to_markdown
 
+    outputs = {"HTML report": html, "CSV table": csv, "Markdown table": md,
+               "LaTeX table": latex, "plot": plot}  # fmt: skip
+    for what, path in outputs.items():
+        if path is not None:
+            check_output_path(path, what)  # before any work
     pol = load_policy(policy) if policy else None
     scale_obj = scale_from(scale, scale_file, pol.scale_version if pol else None)
     if pol is not None and scale_file is not None and pol.scale_version != scale_obj.version:
@@ -178,23 +197,23 @@ def compare(
     _print_tables(comparison)
     verdicts = evaluate(comparison, pol, category) if pol else None
     for v in verdicts or []:
-        print(v.line())
+        say(v.line())
     df = comparison.dataframe()
     if csv:
-        _write_text(csv, df.to_csv(index=False))
+        _write_text(csv, to_csv(df), "CSV table")
     if md:
-        _write_text(md, to_markdown(df))
+        _write_text(md, to_markdown(df), "Markdown table")
     if latex:
-        _write_text(latex, to_latex(df))
+        _write_text(latex, to_latex(df), "LaTeX table")
     if plot:
         _write_plots(comparison, plot)
     if html:
-        from ecoscore.files import write_atomic_parts
+        from ecoscore.files import write_output
         from ecoscore.reports.report_html import report_parts
 
         parts = report_parts(comparison, title, verdicts, pol, labels)
-        write_atomic_parts(html, (p.encode("utf-8") for p in parts))
-        print(f"wrote {html}", file=sys.stderr)
+        write_output(html, (p.encode("utf-8") for p in parts), "HTML report")
+        say(f"wrote {html}", err=True)
     failed = verdicts is not None and not all(v.passed for v in verdicts)
     raise typer.Exit(EXIT_NOT_ELIGIBLE if failed else EXIT_OK)
 

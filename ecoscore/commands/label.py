@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command, scale_from
+from ecoscore.commands.common import add_command, say, scale_from
 
 
 def label(
@@ -34,6 +34,7 @@ def label(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Grade a record and draw its label (one drawing, saved as SVG and/or PNG)."""
+    from ecoscore.files import check_output_path
     from ecoscore.grading.grade import grade_record
     from ecoscore.grading.indicators import compute_indicators
     from ecoscore.jury.signing import check_signature
@@ -44,6 +45,8 @@ def label(
     bad = [p for p in out if p.suffix.lower() not in FORMATS]
     if bad:
         raise LabelError(f"{bad[0]}: the label is written as .svg or .png")
+    for p in out:
+        check_output_path(p, "label")  # before any work
     the_scale = scale_from(scale, scale_file)
     rec = load_record(record)
     grade = grade_record(rec, the_scale)
@@ -53,7 +56,7 @@ def label(
     fig = draw_label(rec, grade, indicators, the_scale.for_workload(rec.workload.name), signer)
     written = [save_label(fig, p, png_dpi=dpi) for p in out]
     for p in written:
-        typer.echo(f"{p}  ({grade.summary})")
+        say(f"{p}  ({grade.summary})")
 
 
 def register(app: typer.Typer) -> None:

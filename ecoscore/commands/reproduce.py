@@ -1,9 +1,11 @@
 """``ecoscore reproduce``: re-run a record's workload, model, engine and meter on this
 machine, compare within tolerances and write a replication record.
 
-The engine and the meter are rebuilt from the configs the record stores; ``--meter`` and
-``--device`` override them. ``--quick`` makes a first look in seconds: a quick run with wide
-tolerances, whose record says so and never counts as a replication for a jury."""
+The engine and the meter are rebuilt from the configs the record stores, under the rules
+of a config read from a record (thread counts capped to this machine, unknown engines and
+meters refused, no file a record names opened); ``--meter`` and ``--device`` override
+them. ``--quick`` makes a first look in seconds: a quick run with wide tolerances, whose
+record says so and never counts as a replication for a jury."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command, warn
+from ecoscore.commands.common import add_command, say, warn
 from ecoscore.errors import EXIT_NOT_REPLICATED, EXIT_OK
 
 
@@ -56,13 +58,16 @@ def reproduce(
     if original.record_type != "run":
         raise ReplicationError(f"{record}: is itself a replication; replicate the original")
     check_output_folder(out)
+    notes: list[str] = []
+    config = engine_config(original, device, notes)  # checked against this machine
+    mc = meter_config(original) if meter is None else None  # before anything is opened
     model_path = find_model_file(original, model)
-    config = engine_config(original, device)
-    if meter is not None:
-        m, fallback = make_meter(meter, config.device)
-        requested = meter
+    for note in notes:
+        warn(note)
+    if mc is None:
+        m, fallback = make_meter(str(meter), config.device)
+        requested = str(meter)
     else:
-        mc = meter_config(original)
         m, fallback = open_meter(mc)
         requested = f"{mc.meter} (from the record)"
     if fallback:
@@ -82,15 +87,15 @@ def reproduce(
         m.close()
     path = save_record(new, out)
     for line in report.lines():
-        print(line)
+        say(line)
     if not report.same_hardware:
-        print(
+        say(
             f"note: the original ran on {original.device.name!r}, this machine is "
             f"{new.device.name!r}: only loose tolerances apply"
         )
     if quick and not original.run.quick:
-        print(f"note: {QUICK_NOTE}; run `ecoscore reproduce {record}` for one that counts")
-    print(f"replication record: {path}")
+        say(f"note: {QUICK_NOTE}; run `ecoscore reproduce {record}` for one that counts")
+    say(f"replication record: {path}")
     raise typer.Exit(EXIT_OK if report.replicated else EXIT_NOT_REPLICATED)
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ecoscore.commands.common import add_command, warn
+from ecoscore.commands.common import add_command, say, warn
 from ecoscore.errors import UsageError
 
 if TYPE_CHECKING:
@@ -108,6 +108,20 @@ def run(
     ] = None,
     out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
     notes: Annotated[str | None, typer.Option(help="Free text stored in the record.")] = None,
+    quality_time_limit: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds the quality pass may take (default: from the workload's defaults).",
+        ),
+    ] = None,
+    window_time_limit: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds a warm-up or a window may take (default: from the workload's defaults).",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Run workloads with the measurement loop and write run records to OUT/runs/."""
@@ -139,6 +153,8 @@ def run(
         out=out,
         notes=notes,
         engine_settings=settings,
+        quality_time_limit_s=quality_time_limit,
+        window_time_limit_s=window_time_limit,
     )
     run_session(opts)
 
@@ -202,7 +218,7 @@ def _fmt_energy(j: float | None) -> str:
 
 def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as markup
     from rich.table import Table
 
     from ecoscore.grading.grade import grade_record
@@ -210,6 +226,10 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
 
     scale = load_scale()
     grades = [grade_record(rec, scale) for rec, _ in records]
+    from ecoscore.reports.safe_text import terminal
+
+    def escape(text: str) -> str:
+        return markup(terminal(text))
 
     out = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title="ecoscore run summary")
@@ -262,11 +282,11 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
                 "(not certifiable: measure again on a quiet machine)[/]"
             )
     for (_, path), grade in zip(records, grades, strict=True):
-        print(f"record: {path}")
-        print(f"  provisional grade: {provisional_text(grade)}")
+        say(f"record: {path}")
+        say(f"  provisional grade: {provisional_text(grade)}")
     if records:
         paths = " ".join(shlex.quote(str(path)) for _, path in records)
-        print(f"full score, class probabilities and indicators: ecoscore score {paths}")
+        say(f"full score, class probabilities and indicators: ecoscore score {paths}")
 
 
 def provisional_text(grade: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,15 +35,19 @@ def energy_ranks(grades: list[Grade]) -> list[str]:
 def _detail_lines(
     record: RunRecord, grade: Grade, ind: Indicators, placed: Position | None = None
 ) -> list[str]:
-    from rich.markup import escape as x
+    from rich.markup import escape
 
     from ecoscore.grading.indicators import format_quantity as q
     from ecoscore.jury.compare import ci_level_text
+    from ecoscore.reports.safe_text import terminal
+
+    def x(text: str) -> str:
+        return escape(terminal(text))
 
     lines = [
         f"[bold]{x(record.model.name)}[/bold] on {x(record.device.name)} "
-        f"({record.meter.boundary}, {record.meter.measurement}), record "
-        f"{record.record_id[:12]}, scale {grade.scale_version}"
+        f"({x(record.meter.boundary)}, {record.meter.measurement}), record "
+        f"{x(record.record_id[:12])}, scale {grade.scale_version}"
     ]
     if grade.letter is None:
         lines.append(f"  grade: [red]{x(grade.reason or '')}[/red]")
@@ -113,7 +116,7 @@ def _detail_lines(
         )
         lines.append(
             f"  vs baseline {x(b.baseline_model)}: {b.quality_points_gained:+.2f} points "
-            f"of {b.metric}, {b.energy_ratio:.3g}x the energy; {per_j}; {b.verdict}"
+            f"of {x(b.metric)}, {b.energy_ratio:.3g}x the energy; {per_j}; {b.verdict}"
         )
     for row in ind.volume:
         emb_txt = (
@@ -191,7 +194,9 @@ def score(
                 for p, g, i, rk, pos in zip(records, grades, inds, ranks, placed, strict=True)
             ],
         }
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+        from ecoscore.reports.safe_text import terminal_json
+
+        typer.echo(terminal_json(doc))
         return
     _print_tables(loaded, grades, inds, ranks, the_scale.summary, placed)
 
@@ -216,11 +221,15 @@ def _print_tables(
     placed: list[Position | None] | None = None,
 ) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as markup
     from rich.table import Table
 
     from ecoscore.grading.grade import PROVISIONAL_NOTE
     from ecoscore.grading.indicators import format_quantity as q
+    from ecoscore.reports.safe_text import terminal
+
+    def escape(text: str) -> str:
+        return markup(terminal(text))
 
     console = Console()
     table = Table(title=f"ecoscore grades (scale {version})")
@@ -242,10 +251,10 @@ def _print_tables(
         if g.letter is None and g.reason and "non-reference data" in g.reason:
             mark = "non-reference"
         table.add_row(
-            r.record_id[:12],
+            escape(r.record_id[:12]),
             escape(r.model.name),
-            r.workload.name,
-            mark,
+            escape(r.workload.name),
+            escape(mark),
             g.probabilities_text,
             q(i.energy_per_1000_j, "J"),
             q(i.carbon.g_co2e_per_1000, "g") if i.carbon else "unknown",
@@ -260,7 +269,7 @@ def _print_tables(
     for r, g, i, pos in zip(loaded, grades, inds, positions, strict=True):
         console.print()
         for line in _detail_lines(r, g, i, pos):
-            console.print(line, highlight=False)
+            console.print(terminal(line), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

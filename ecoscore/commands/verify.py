@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command
+from ecoscore.commands.common import add_command, say
 
 
 def verify(
@@ -59,16 +59,16 @@ def verify(
     for entry in iter_entries(records):
         result = verify_entry(entry, trusted, required, given)
         result = verify_workload_file(result, entry, files)
-        print(result.line(), flush=True)
+        say(result.line())
         results.append(result)
     if not results:
         raise InputError(
             f"no record found in {', '.join(map(str, records))} (records are *.json files, "
-            "bundles are .zip files)"
+            "bundles are .zip files, in any case)"
         )
     passed = sum(r.ok for r in results)
     certifiable = sum(r.certifiable for r in results)
-    print(f"{passed} of {len(results)} record(s) pass; {certifiable} certifiable")
+    say(f"{passed} of {len(results)} record(s) pass; {certifiable} certifiable")
     raise typer.Exit(exit_code(results))
 
 

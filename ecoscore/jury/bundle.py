@@ -18,10 +18,13 @@ files with the same name are two submissions, and the same bundle under two name
 The manifest signature binds the applicant and category to the key that signed it; a
 record inside that is signed by another key is flagged by ``compare``.
 
-A bundle is untrusted input. Reading it never extracts anything to disk; members are read
-into memory with limits on their count, total uncompressed size and compression ratio, and
-names with ``..``, absolute paths, drive letters or backslashes, symbolic links and
-duplicate names are refused.
+A bundle is untrusted input. Reading it never extracts anything to disk; the archive
+must be a regular file of at most ``MAX_ARCHIVE_BYTES``; members are read into memory with
+limits on their count, total uncompressed size and compression ratio, a record member may
+not be larger than a record file (``MAX_RECORD_BYTES``, checked on its header before it is
+read), and names with ``..``, absolute paths, drive letters or backslashes, symbolic links
+and duplicate names are refused. Its JSON (manifest, signature, records) is read strictly
+(``ecoscore.files.loads_strict``).
 """
 
 from __future__ import annotations
@@ -40,8 +43,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ecoscore.errors import InputError, IntegrityFailure
-from ecoscore.files import write_atomic
-from ecoscore.record import RecordError, RunRecord, Signature, load_record, parse_record
+from ecoscore.files import loads_strict, open_untrusted, read_untrusted, write_output
+from ecoscore.record import (
+    MAX_RECORD_BYTES,
+    RecordError,
+    RunRecord,
+    Signature,
+    load_record,
+    parse_record,
+    record_doc,
+)
 
 BUNDLE_FORMAT = "ecoscore-bundle"
 BUNDLE_VERSION = 2
@@ -57,6 +68,8 @@ MAX_MEMBERS = 2000
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_MEMBER_BYTES = 32 * 1024 * 1024
 MAX_RATIO = 100.0  # uncompressed / compressed, for members larger than RATIO_MIN_BYTES
+#: Largest archive opened (the compressed file).
+MAX_ARCHIVE_BYTES = MAX_TOTAL_BYTES
 RATIO_MIN_BYTES = 64 * 1024
 CATEGORY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -102,14 +115,13 @@ class Bundle:
         """The bundled workload file with this SHA-256 (None when absent)."""
         return self.members.get(f"{WORKLOADS_DIR}/{sha256}.toml")
 
+    def doc(self, name: str) -> object:
+        """The record member ``name`` as strict JSON (not yet validated)."""
+        return record_doc(self.members[name], f"{self.path}:{name}")
+
     def parse(self, name: str) -> RunRecord:
         """Validate and integrity-check the record member ``name``."""
-        source = f"{self.path}:{name}"
-        try:
-            doc = json.loads(self.members[name])
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise RecordError(f"{source}: malformed JSON: {e}") from None
-        return parse_record(doc, source)
+        return parse_record(self.doc(name), f"{self.path}:{name}")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -136,7 +148,7 @@ def environment_description() -> dict[str, Any]:
     }
 
 
-def _check_category(category: str | None) -> None:
+def check_category(category: str | None) -> None:
     if category is not None and (not category or not set(category) <= CATEGORY_CHARS):
         raise BundleError(
             f"category {category!r}: use lower-case letters, digits, '-' or '_' (e.g. 'sme')"
@@ -157,7 +169,7 @@ def write_bundle(
     ed25519 private key) signs the manifest. A record whose energy comes from an external
     power log brings that log, checked against the sha256 the record states; a record run
     from a workload file needs that file among ``workload_files`` (matched by SHA-256)."""
-    _check_category(category)
+    check_category(category)
     if not records:
         raise BundleError("no records to bundle")
     members: dict[str, bytes] = {}
@@ -167,7 +179,7 @@ def write_bundle(
         name = f"records/{record.record_id}.json"
         if name in members:
             raise BundleError(f"{path}: record {record.record_id[:12]} is given twice")
-        members[name] = Path(path).read_bytes()
+        members[name] = read_untrusted(Path(path), MAX_RECORD_BYTES, RecordError, "run record")
         wanted = record.workload.definition_file_sha256
         if wanted is not None:
             if wanted not in files:
@@ -202,8 +214,11 @@ def write_bundle(
         z.writestr(MANIFEST, manifest_bytes)
         for n, d in sorted(members.items()):
             z.writestr(n, d)
-    write_atomic(Path(out), buf.getvalue())
-    return Path(out)
+    return write_output(Path(out), buf.getvalue(), "bundle")
+
+
+#: Largest power log file opened when bundling (its first ``log_size_bytes`` are read).
+MAX_LOG_BYTES = 1024 * 1024 * 1024
 
 
 def _power_log(record: RunRecord, record_path: Path) -> bytes:
@@ -213,12 +228,18 @@ def _power_log(record: RunRecord, record_path: Path) -> bytes:
     if not isinstance(where, str):
         raise BundleError(f"{record_path}: the record names no power log file to include")
     log = Path(where)
-    try:
-        data = log.read_bytes()[: record.meter.log_size_bytes]
-    except OSError as e:
+    size = record.meter.log_size_bytes
+    if size is None or not 0 <= size <= MAX_MEMBER_BYTES:
         raise BundleError(
-            f"{record_path}: its power log {log} cannot be read ({e.strerror}); a bundle must "
-            "carry the log its energy comes from"
+            f"{record_path}: the record gives no usable log_size_bytes ({size}) for its power log"
+        )
+    try:
+        with open_untrusted(log, MAX_LOG_BYTES, BundleError, "power log") as f:
+            data = f.read(size)
+    except BundleError as e:
+        raise BundleError(
+            f"{record_path}: its power log cannot be read ({e}); a bundle must carry the log "
+            "its energy comes from"
         ) from None
     if sha256_hex(data) != record.meter.log_sha256:
         raise BundleError(
@@ -255,6 +276,11 @@ def _check_info(info: zipfile.ZipInfo, where: str) -> None:
             f"{where}: member {info.filename!r} is {info.file_size} bytes uncompressed "
             f"(limit {MAX_MEMBER_BYTES})"
         )
+    if info.filename.startswith("records/") and info.file_size > MAX_RECORD_BYTES:
+        raise BundleError(
+            f"{where}: record member {info.filename!r} is {info.file_size} bytes, larger than "
+            f"a run record can be ({MAX_RECORD_BYTES}); refused before reading"
+        )
     if info.file_size > RATIO_MIN_BYTES:
         ratio = info.file_size / max(info.compress_size, 1)
         if ratio > MAX_RATIO:
@@ -277,10 +303,24 @@ def read_bundle(path: Path) -> Bundle:
     """Open a bundle with the safety limits, and check the manifest against the members."""
     path = Path(path)
     where = str(path)
-    if not zipfile.is_zipfile(path):
+    with open_untrusted(path, MAX_ARCHIVE_BYTES, BundleError, "bundle") as f:
+        members = _read_members(f, where)
+    manifest_bytes = members.pop(MANIFEST, None)
+    if manifest_bytes is None:
+        raise BundleError(f"{where}: no {MANIFEST}; not an ecoscore bundle")
+    manifest = _parse_manifest(manifest_bytes, where)
+    sig_bytes = members.pop(MANIFEST_SIGNATURE, None)
+    _check_manifest(manifest, members, where)
+    digest = sha256_hex(manifest_bytes)
+    signature = _manifest_signature(sig_bytes, digest, where) if sig_bytes is not None else None
+    return Bundle(path, manifest, members, digest, signature)
+
+
+def _read_members(f: Any, where: str) -> dict[str, bytes]:
+    if not zipfile.is_zipfile(f):
         raise BundleError(f"{where}: not a zip archive")
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(f) as z:
             infos = z.infolist()
             if len(infos) > MAX_MEMBERS:
                 raise BundleError(f"{where}: {len(infos)} members (limit {MAX_MEMBERS})")
@@ -297,17 +337,9 @@ def read_bundle(path: Path) -> Bundle:
                 if info.filename in members:
                     raise BundleError(f"{where}: member {info.filename!r} appears twice")
                 members[info.filename] = _read_member(z, info, where)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
         raise BundleError(f"{where}: corrupt archive: {e}") from None
-    manifest_bytes = members.pop(MANIFEST, None)
-    if manifest_bytes is None:
-        raise BundleError(f"{where}: no {MANIFEST}; not an ecoscore bundle")
-    manifest = _parse_manifest(manifest_bytes, where)
-    sig_bytes = members.pop(MANIFEST_SIGNATURE, None)
-    _check_manifest(manifest, members, where)
-    digest = sha256_hex(manifest_bytes)
-    signature = _manifest_signature(sig_bytes, digest, where) if sig_bytes is not None else None
-    return Bundle(path, manifest, members, digest, signature)
+    return members
 
 
 def _manifest_signature(data: bytes, digest: str, where: str) -> Signature:
@@ -315,10 +347,15 @@ def _manifest_signature(data: bytes, digest: str, where: str) -> Signature:
 
     from ecoscore.jury.signing import check_digest_signature
 
+    doc = loads_strict(data, f"{where}: {MANIFEST_SIGNATURE}", BundleError)
     try:
-        sig = Signature.model_validate(json.loads(data))
-    except (ValueError, ValidationError) as e:
-        raise BundleError(f"{where}: {MANIFEST_SIGNATURE} is not a signature: {e}") from None
+        sig = Signature.model_validate(doc)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise BundleError(
+            f"{where}: {MANIFEST_SIGNATURE} is not a signature: {key}: {first['msg']}"
+        ) from None
     check = check_digest_signature(sig, digest, MANIFEST_DOMAIN, None, "the manifest")
     if check.state == "invalid":
         raise BundleIntegrityError(f"{where}: {MANIFEST_SIGNATURE}: {check.detail}")
@@ -326,10 +363,7 @@ def _manifest_signature(data: bytes, digest: str, where: str) -> Signature:
 
 
 def _parse_manifest(data: bytes, where: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BundleError(f"{where}: {MANIFEST} is not valid JSON: {e}") from None
+    doc = loads_strict(data, f"{where}: {MANIFEST}", BundleError)
     if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{where}: {MANIFEST} is not an {BUNDLE_FORMAT} manifest")
     if doc.get("version") not in READABLE_VERSIONS:

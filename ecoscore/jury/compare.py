@@ -24,8 +24,8 @@ shown but never counted.
 
 from __future__ import annotations
 
-import json
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,7 +40,7 @@ from ecoscore.jury.replicate import ReplicationReport, compare_runs
 from ecoscore.jury.signing import SignatureCheck, check_signature
 from ecoscore.jury.summary import RecordSummary, summarise
 from ecoscore.jury.trust import TrustedKeys
-from ecoscore.record import IntegrityError, RecordError, RunRecord, load_record
+from ecoscore.record import IntegrityError, RecordError, RunRecord, parse_record, read_record_doc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,12 +120,9 @@ def entry_from_file(path: Path, submission: str | None = None) -> Entry:
     sub = submission or f"file:{full}"
     label = str(path)
     try:
-        return Entry(str(path), sub, record=load_record(path), submission_label=label)
+        doc = read_record_doc(path)
+        return Entry(str(path), sub, record=parse_record(doc, str(path)), submission_label=label)
     except IntegrityError as e:
-        try:
-            doc = json.loads(Path(path).read_bytes())
-        except (OSError, ValueError):
-            doc = None
         return Entry(
             str(path), sub, None, _untrusted_content(doc), str(e), True, submission_label=label
         )
@@ -166,12 +163,9 @@ def _entries_from_bundle(path: Path) -> Iterator[Entry]:
     for name in names:
         source = f"{path}:{name}"
         try:
-            yield Entry(source, record=bundle.parse(name), **common)
+            doc = bundle.doc(name)
+            yield Entry(source, record=parse_record(doc, source), **common)
         except IntegrityError as e:
-            try:
-                doc = json.loads(bundle.members[name])
-            except ValueError:
-                doc = None
             yield Entry(
                 source,
                 record=_untrusted_content(doc),
@@ -183,19 +177,42 @@ def _entries_from_bundle(path: Path) -> Iterator[Entry]:
             yield Entry(source, error=str(e), **common)
 
 
+#: File suffixes read from a folder (compared without regard to case).
+RECORD_SUFFIXES = (".json",)
+BUNDLE_SUFFIXES = (".zip",)
+
+
+def files_in(folder: Path) -> list[Path]:
+    """Record files and bundles below ``folder``, sorted; symbolic links to folders are not
+    followed (no loop), those to files are (the reader then checks what they point at)."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs.sort()
+        for name in files:
+            if name.lower().endswith(RECORD_SUFFIXES + BUNDLE_SUFFIXES):
+                found.append(Path(root) / name)
+    return sorted(found)
+
+
 def iter_entries(paths: Iterable[Path]) -> Iterator[Entry]:
-    """Records from files, folders (every ``*.json`` below) and bundles (``.zip``)."""
+    """Records from files, folders (every ``*.json`` record and ``*.zip`` bundle below, in
+    any case) and bundles (``.zip``)."""
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            for f in sorted(path.rglob("*.json")):
-                yield entry_from_file(f)
-        elif path.suffix.lower() == ".zip":
-            yield from _entries_from_bundle(path)
-        elif not path.exists():
+            for f in files_in(path):
+                yield from _entries_from_path(f)
+        elif not path.exists() and not path.is_symlink():
             yield Entry(str(path), f"file:{path.resolve()}", error=f"{path}: no such file")
         else:
-            yield entry_from_file(path)
+            yield from _entries_from_path(path)
+
+
+def _entries_from_path(path: Path) -> Iterator[Entry]:
+    if path.suffix.lower() in BUNDLE_SUFFIXES:
+        yield from _entries_from_bundle(path)
+    else:
+        yield entry_from_file(path)
 
 
 #: Sections of a workload's table, in order (Row.section).
@@ -362,7 +379,7 @@ class Comparison:
         """The comparison table (one workload, or all with a ``workload`` column)."""
         import pandas as pd
 
-        names = [workload] if workload else self.workloads()
+        names = [workload] if workload is not None else self.workloads()
         out = [table_row(r) for w in names for r in self.rows_for(w)]
         return pd.DataFrame(out, columns=list(COLUMNS))
 

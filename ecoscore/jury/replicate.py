@@ -239,18 +239,22 @@ _ORT_LEVELS = {
 }
 
 
-def engine_config(record: RunRecord, device: str | None = None) -> EngineConfig:
+def engine_config(
+    record: RunRecord, device: str | None = None, notes: list[str] | None = None
+) -> EngineConfig:
     """The engine config that reproduces the recorded engine (``device`` overrides its
-    device). A 1.0 record has no stored config: it is rebuilt from the settings it has."""
+    device), under the rules of a config read from a record (threads capped to this
+    machine, no path taken; what changed is appended to ``notes``). A 1.0 record has no
+    stored config: it is rebuilt from the settings it has."""
     from ecoscore.runners.engines.registry import config_from_record
-    from ecoscore.runners.engines.registry import engine_config as make
 
+    source = f"record {record.record_id[:12]}"
     stored = record.engine.config
     if stored is not None:
         doc = dict(stored)
         if device is not None:
             doc["device"] = device
-        return config_from_record(doc, f"record {record.record_id[:12]}")
+        return config_from_record(doc, source, notes)
     s, e = record.engine.settings, record.engine
     settings: dict[str, object] = {"device": device or e.device, "precision": e.precision}
     if e.name == "onnxruntime":
@@ -268,25 +272,21 @@ def engine_config(record: RunRecord, device: str | None = None) -> EngineConfig:
         ):
             if s.get(recorded):
                 settings[key] = True
-    return make(e.name, **{k: v for k, v in settings.items() if v is not None})
+    doc = {"engine": e.name, **{k: v for k, v in settings.items() if v is not None}}
+    return config_from_record(doc, source, notes)
 
 
 def meter_config(record: RunRecord) -> MeterConfig:
-    """The meter config that reproduces the recorded meter. An external power log is never
-    opened from a record's path: the replication needs its own log (``--meter csv:PATH``)."""
-    from ecoscore.runners.meters.registry import config_class, config_from_record
+    """The meter config that reproduces the recorded meter, under the rules of a config
+    read from a record (``MeterConfig``): a meter this ecoscore does not have is refused,
+    and so is one that reads a file the record names (an external power log is never
+    opened from a record's path: the replication needs its own, ``--meter csv:PATH``)."""
+    from ecoscore.runners.meters.registry import config_from_record
 
     stored = record.meter.config
-    name = stored.get("meter") if stored is not None else None
     if stored is None:  # a 1.0 record: by the meter's name
         name = "estimate" if record.meter.measurement == "ESTIMATED" else record.meter.name
-    if name == "csv":
-        raise ReplicationError(
-            "the original run read an external instrument's power log; give this run's own "
-            "log with --meter csv:PATH"
-        )
-    if stored is None:
-        return config_class(str(name))()
+        stored = {"meter": name}
     return config_from_record(dict(stored), f"record {record.record_id[:12]}")
 
 
@@ -360,6 +360,8 @@ def replicate(
         repeats=None if quick and not original.run.quick else original.run.repeats,
         meter_requested=meter_requested,
         scenarios=scenarios,
+        quality_time_limit_s=original.run.quality_time_limit_s,
+        window_time_limit_s=original.run.window_time_limit_s,
     )
     new = run_benchmark(req, step)
     return as_replication(original, new)

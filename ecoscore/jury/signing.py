@@ -20,18 +20,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ecoscore.errors import InputError
-from ecoscore.files import write_atomic
+from ecoscore.errors import InputError, OutputError
+from ecoscore.files import read_untrusted, write_atomic
 from ecoscore.jury.trust import TrustedKeys, TrustError, decode_public_key, key_id_of
 from ecoscore.record import RunRecord, Signature
 
 SIGNATURE_DOMAIN = b"ecoscore-record-v1:"
 PRIVATE_KEY_SUFFIX = ".key"
 PUBLIC_KEY_SUFFIX = ".pub"
+#: Largest key file read (a PEM ed25519 key is about 120 bytes).
+MAX_KEY_BYTES = 64 * 1024
 
 
 class SigningError(InputError):
     """A key cannot be created, read or used; the message names the file."""
+
+
+class KeyExistsError(OutputError, SigningError):
+    """A key pair is not written over an existing key (a result that cannot be written)."""
 
 
 SignatureState = Literal["unsigned", "invalid", "untrusted", "trusted", "unchecked"]
@@ -75,7 +81,7 @@ def generate_key_pair(out_prefix: Path) -> tuple[Path, Path, str]:
     pub_path = out_prefix.with_name(out_prefix.name + PUBLIC_KEY_SUFFIX)
     for p in (key_path, pub_path):
         if p.exists():
-            raise SigningError(f"{p}: already exists; refusing to overwrite a key")
+            raise KeyExistsError(f"{p}: already exists; refusing to overwrite a key")
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM,
@@ -107,9 +113,9 @@ def load_private_key(path: Path) -> object:
     path = Path(path)
     try:
         mode = path.stat().st_mode
-        data = path.read_bytes()
     except OSError as e:
         raise SigningError(f"{path}: cannot read the private key: {e.strerror}") from None
+    data = read_untrusted(path, MAX_KEY_BYTES, SigningError, "private key")
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SigningError(
             f"{path}: private key is accessible to other users (mode {stat.S_IMODE(mode):o}); "
@@ -191,6 +197,6 @@ def check_digest_signature(
 
 def record_bytes(record: RunRecord) -> bytes:
     """The JSON file form of a record (as ecoscore.record.save_record writes it)."""
-    import json
+    from ecoscore.record import record_json
 
-    return json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False).encode() + b"\n"
+    return record_json(record)

@@ -17,8 +17,9 @@ The drawing is 3 x 4 inches, laid out in a 300 x 400 unit box, so that it stays 
 300 x 400 px (dpi 100). Every text is anchored at its baseline, so that where a text is
 drawn never depends on what it says: a report that shows thousands of labels draws each
 layout once (``LabelStamps``) and writes each record's texts into it; the result is the
-same drawing. User-supplied strings are drawn with ``parse_math=False`` (no mathtext),
-stripped of control characters, and escaped by the SVG writer (or by ``LabelStamps``).
+same drawing. Every string is drawn through ``safe_text.plot_text`` (control, bidirectional
+and zero-width characters made visible) with ``parse_math=False`` (no mathtext), and
+escaped by the SVG writer (or by ``LabelStamps``, which makes the same text).
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from ecoscore.benchmarks.metrics import gate_relation, passes_gate
 from ecoscore.errors import UsageError
-from ecoscore.files import write_atomic
+from ecoscore.files import write_output
 from ecoscore.grading.grade import Grade
 from ecoscore.grading.indicators import Indicators, format_quantity
 from ecoscore.grading.scale import CLASSES, Scale, WorkloadScale
 from ecoscore.record import RunRecord
+from ecoscore.reports.safe_text import plot_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,7 +73,6 @@ RULE_WORDS = {
 }
 #: The signer's text fits the panel at this many characters.
 SIGNER_CHARS = 34
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class LabelError(UsageError):
@@ -79,8 +80,9 @@ class LabelError(UsageError):
 
 
 def _clean(text: str) -> str:
-    """One line of text: control characters (newlines, escapes) become spaces."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    """One line of text: control, bidirectional and zero-width characters made visible
+    (``\\n``, ``\\u202e``), runs of spaces made one."""
+    return " ".join(plot_text(text).split())
 
 
 def _short(text: str, limit: int) -> str:
@@ -337,7 +339,7 @@ def draw_content(content: LabelContent, texts: dict[str, str] | None = None) -> 
         ax.text(
             x,
             y + size * 0.5,
-            s,
+            plot_text(s),
             fontsize=size,
             color=kw.pop("color", INK),
             va="baseline",
@@ -518,17 +520,13 @@ def figure_bytes(fig: Figure, fmt: str, png_dpi: int = DEFAULT_PNG_DPI) -> bytes
 
 
 def save_label(fig: Figure, path: Path, png_dpi: int = DEFAULT_PNG_DPI) -> Path:
-    """Save the drawing as SVG or PNG (by the file suffix), atomically."""
+    """Save the drawing as SVG or PNG (by the file suffix), atomically; a path that cannot
+    be written is an ``OutputError``."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise LabelError(f"{path}: the label is written as .svg or .png, not {path.suffix!r}")
-    data = figure_bytes(fig, fmt, png_dpi)
-    try:
-        write_atomic(path, data)
-    except OSError as e:
-        raise LabelError(f"{path}: cannot write: {e.strerror}") from None
-    return path
+    return write_output(path, figure_bytes(fig, fmt, png_dpi), "label")
 
 
 def label_svg(record: RunRecord, scale_version: str | Scale | None = None) -> bytes:
@@ -557,8 +555,8 @@ _FIELD_RE = re.compile(
 
 
 def _escape(text: str) -> str:
-    """A text as matplotlib's SVG writer writes it (control characters already gone)."""
-    return html.escape(_CONTROL.sub(" ", text), quote=False)
+    """A text as ``draw_content`` draws it and matplotlib's SVG writer writes it."""
+    return html.escape(plot_text(text), quote=False)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,11 @@ is named (a call's thousands of names would hide the plot).
 
 The front is found in O(n log n) (a sweep by increasing energy), so that a call's tens of
 thousands of records cost no more than sorting them.
+
+A record's numbers are untrusted: a point whose energy or quality is not finite or is out
+of what an axis can draw (``drawable``) is left out of the plot, which says how many were;
+a gate that cannot be drawn is not drawn. Every text is drawn through
+``safe_text.plot_text`` with ``parse_math=False``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+
+from ecoscore.reports.safe_text import plot_text
+
+#: Energies per inference drawn (joules): beyond these a log axis cannot be laid out.
+PLOT_ENERGY_RANGE_J = (1e-15, 1e6)
+#: Largest quality magnitude drawn (a metric is of order 1).
+PLOT_QUALITY_LIMIT = 1e6
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,17 @@ def pareto_front(points: list[Point]) -> list[Point]:
     return front
 
 
+def drawable(p: Point) -> bool:
+    """Whether a point can be drawn: finite, positive energy and quality within range."""
+    low, high = PLOT_ENERGY_RANGE_J
+    return (
+        math.isfinite(p.energy_j)
+        and low <= p.energy_j <= high
+        and math.isfinite(p.quality)
+        and abs(p.quality) <= PLOT_QUALITY_LIMIT
+    )
+
+
 def pareto_figure_bytes(
     points: list[Point],
     title: str,
@@ -75,6 +98,11 @@ def pareto_figure_bytes(
     import matplotlib
     from matplotlib.figure import Figure
 
+    drawn = [p for p in points if drawable(p)]
+    left_out = len(points) - len(drawn)
+    points = drawn
+    if gate is not None and not (math.isfinite(gate) and abs(gate) <= PLOT_QUALITY_LIMIT):
+        gate = None
     front = pareto_front(points)
     on_front = {p.key for p in front}
     fig = Figure(figsize=(7.5, 4.5), dpi=100)
@@ -97,7 +125,7 @@ def pareto_figure_bytes(
     )
     for p in points if len(points) <= NAMED_POINTS else front[:NAMED_POINTS]:
         ax.annotate(
-            p.label[:40],
+            plot_text(p.label, 40),
             (p.energy_j * 1e3, p.quality),
             textcoords="offset points",
             xytext=(5, 4),
@@ -109,8 +137,11 @@ def pareto_figure_bytes(
     if points:
         ax.set_xscale("log")
     ax.set_xlabel("energy per inference, single-stream (mJ, log scale)")
-    ax.set_ylabel(metric)
-    ax.set_title(title, parse_math=False)
+    ax.set_ylabel(plot_text(metric, 60), parse_math=False)
+    shown = plot_text(title, 80)
+    if left_out:
+        shown += f" ({left_out} record(s) not drawn: energy or quality out of range)"
+    ax.set_title(shown, parse_math=False)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

@@ -1,9 +1,11 @@
 """The jury report: one self-contained HTML file (inline CSS, plots and labels as data: URIs,
 no network), readable offline and printable.
 
-Every string that comes from a record or a file name is escaped with ``html.escape``; the
-page's only script is allowed by a Content-Security-Policy hash, so that even markup that
-slipped through could not run. The script sets ``data-report-ready`` on <html> once the
+Every string that comes from a record or a file name is escaped by
+``ecoscore.reports.safe_text.html_text`` (control, bidirectional and zero-width characters
+made visible, then ``html.escape``); links go through ``safe_href``. The page's only
+script is allowed by a Content-Security-Policy hash, so that even markup that slipped
+through could not run. The script sets ``data-report-ready`` on <html> once the
 page has been laid out; a checker can tell an error-free render from a broken one.
 
 The report carries its own methodology: what is graded, the scale's thresholds for every
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -33,6 +34,7 @@ from ecoscore.jury.compare import COLUMNS, FLAGS, Comparison, Row, ci_level_text
 from ecoscore.jury.policy import Policy, Verdict
 from ecoscore.reports.label import LabelContent, LabelStamps, signer_text
 from ecoscore.reports.pareto import Point, pareto_figure_bytes, pareto_front
+from ecoscore.reports.safe_text import html_text
 
 TABLE_COLUMNS = tuple(c for c in COLUMNS if c not in ("workload", "source"))
 #: Row flags that stop certification in a comparison (beside the rules of the record).
@@ -79,8 +81,8 @@ details td{white-space:pre-wrap}
 SEVERE = {"integrity-failed", "invalid-signature", "untrusted-signature", "below-gate"}
 
 
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+def esc(value: object, multiline: bool = False) -> str:
+    return html_text(value, multiline)
 
 
 def _data_uri(data: bytes, mime: str) -> str:
@@ -360,7 +362,7 @@ def _details(comparison: Comparison) -> Iterator[str]:
     for w in comparison.workloads():
         for r in comparison.rows_for(w):
             rows = "".join(
-                f'<tr><th scope="row">{esc(k)}</th><td>{esc(v)}</td></tr>'
+                f'<tr><th scope="row">{esc(k)}</th><td>{esc(v, multiline=True)}</td></tr>'
                 for k, v in _record_fields(r)
             )
             yield (

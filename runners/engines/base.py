@@ -7,7 +7,13 @@ Rules the rest of the code relies on:
   the same engine from it;
 - ``run_prepared`` is the hot path: the engine does the least possible work in it;
 - what the loop and the record use is declared here (``input_meta``, ``parameter_count``,
-  ``fallback_reason``, ``needs_sync``), so that no caller has to guess an attribute.
+  ``fallback_reason``, ``needs_sync``), so that no caller has to guess an attribute;
+- a call that does not return can be stopped from another thread (``abort``, when
+  ``can_abort``), and the exceptions of the engine's own library are known
+  (``libraries``): the watchdog (``ecoscore.runners.watchdog``) uses both;
+- settings read from a record are validated against this machine
+  (``EngineConfig.from_record``): thread counts are capped to its logical CPUs and
+  settings that name a path (``path_settings``) are never taken from a record.
 
 A new engine costs two files: its module (a config class and an engine class) and one
 line in ``registry.ENGINES``.
@@ -15,6 +21,7 @@ line in ``registry.ENGINES``.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from ecoscore.errors import InputError
 
@@ -33,6 +40,18 @@ class EngineError(InputError):
 
 class EngineUnavailable(EngineError):
     """The engine's library (or the device it needs) is not installed on this machine."""
+
+
+def machine_cpus() -> int:
+    """The logical CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+#: Validation context of a config read from a record (``EngineConfig.from_record``).
+FROM_RECORD = "from_record"
 
 
 class EngineConfig(BaseModel):
@@ -46,12 +65,21 @@ class EngineConfig(BaseModel):
     of its image input. None: decided from the model (runners/model_interface.py), and
     refused when that is ambiguous. Kept here so that the record stores them and
     ``reproduce`` runs the model the same way.
+    A config read from a record (validated with the context ``{"from_record": True}``, as
+    ``registry.config_from_record`` does) obeys this machine: every thread count
+    (``thread_settings``) above its logical CPUs is capped to them, and a setting that
+    names a path (``path_settings``) is not taken (its default is used); each change is
+    said in the context's ``notes``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: Model file formats this engine loads (by file suffix, without the dot).
     formats: ClassVar[tuple[str, ...]] = ()
+    #: Settings that count CPU threads.
+    thread_settings: ClassVar[tuple[str, ...]] = ("threads",)
+    #: Settings that name a file or folder on the machine that made the config.
+    path_settings: ClassVar[tuple[str, ...]] = ()
 
     engine: str
     device: str = "cpu"
@@ -63,6 +91,32 @@ class EngineConfig(BaseModel):
     @abstractmethod
     def build(self) -> Engine:
         """The engine these settings describe (its library is imported here, not before)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _this_machine(cls, data: Any, info: ValidationInfo) -> Any:
+        context = info.context or {}
+        if not context.get(FROM_RECORD) or not isinstance(data, dict):
+            return data
+        notes: list[str] = context.setdefault("notes", [])
+        data = dict(data)
+        for key in cls.path_settings:
+            if data.get(key) is not None:
+                notes.append(
+                    f"engine setting {key}={data[key]!r} from the record is not used (a path "
+                    "on the machine that made it is never opened here)"
+                )
+                del data[key]
+        cpus = machine_cpus()
+        for key in cls.thread_settings:
+            value = data.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > cpus:
+                notes.append(
+                    f"engine setting {key}={value} from the record capped to this machine's "
+                    f"{cpus} logical CPU(s)"
+                )
+                data[key] = cpus
+        return data
 
 
 @dataclass(frozen=True)
@@ -121,6 +175,12 @@ class Engine(ABC):
     #: True when ``run_prepared`` returns before the work is done (GPU streams): the
     #: single-stream loop then synchronises after every query to time it.
     needs_sync: ClassVar[bool] = False
+    #: True when ``abort`` stops a call in progress. Otherwise the watchdog interrupts the
+    #: main thread, which stops engines that return to Python between operations.
+    can_abort: ClassVar[bool] = False
+    #: Top-level modules whose exceptions are this engine's own failures (turned into one
+    #: line naming the model by the watchdog).
+    libraries: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: EngineConfig) -> None:
         #: The settings in force, every default resolved (what the record keeps).
@@ -187,3 +247,16 @@ class Engine(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the model and its session."""
+
+    def owns(self, e: BaseException) -> bool:
+        """Whether ``e``, raised while running the model, is a failure of this engine's
+        library (by default: an exception defined in one of ``libraries``)."""
+        module = type(e).__module__ or ""
+        return module.split(".")[0] in self.libraries
+
+    def abort(self) -> None:  # noqa: B027 - optional hook (with can_abort)
+        """From another thread: make the call in progress, and every later one until
+        ``resume``, stop with an error as soon as the engine can."""
+
+    def resume(self) -> None:  # noqa: B027 - optional hook (with can_abort)
+        """Let calls run again after ``abort``."""

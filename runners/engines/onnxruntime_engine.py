@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from ecoscore.runners.engines.base import (
     Engine,
@@ -53,10 +54,11 @@ class OnnxRuntimeConfig(EngineConfig):
     """``threads`` is the intra-op thread count (None: one per logical CPU)."""
 
     formats: ClassVar[tuple[str, ...]] = ("onnx",)
+    thread_settings: ClassVar[tuple[str, ...]] = ("threads", "inter_op_threads")
 
     engine: Literal["onnxruntime"] = "onnxruntime"
     precision: Literal["fp32"] = "fp32"
-    inter_op_threads: int = 1
+    inter_op_threads: int = Field(default=1, ge=1)
     spinning: bool = True
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     #: GPU execution provider to use (default: the best this onnxruntime offers).
@@ -67,6 +69,9 @@ class OnnxRuntimeConfig(EngineConfig):
 
 
 class OnnxRuntimeEngine(Engine):
+    can_abort = True  # RunOptions.terminate is checked between operators, inside Loop too
+    libraries = ("onnxruntime",)
+
     def __init__(self, config: OnnxRuntimeConfig) -> None:
         import onnxruntime as ort
 
@@ -80,6 +85,7 @@ class OnnxRuntimeEngine(Engine):
         self._first_out: list[str] = []
         self._path: Path | None = None
         self._graph: OnnxGraph | None = None
+        self._run_options = self._new_run_options()
 
     def _providers(self, config: OnnxRuntimeConfig) -> list[tuple[str, dict[str, str]]]:
         device = config.device
@@ -158,8 +164,19 @@ class OnnxRuntimeEngine(Engine):
     def model_metadata(self) -> dict[str, str]:
         return {"producer_name": self._sess.get_modelmeta().producer_name}
 
+    def _new_run_options(self) -> Any:
+        options = self._ort.RunOptions()
+        options.log_severity_level = 4  # an abort is reported by ecoscore, not logged
+        return options
+
     def run(self, x: np.ndarray) -> np.ndarray:
-        return self._sess.run(self._first_out, {self._in_name: x})[0]
+        return self._sess.run(self._first_out, {self._in_name: x}, self._run_options)[0]
+
+    def abort(self) -> None:
+        self._run_options.terminate = True
+
+    def resume(self) -> None:
+        self._run_options = self._new_run_options()
 
     def info(self) -> EngineInfo:
         c = self.settings

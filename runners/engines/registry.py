@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ecoscore.errors import UsageError
-from ecoscore.runners.engines.base import Engine, EngineConfig, EngineError
+from ecoscore.runners.engines.base import FROM_RECORD, Engine, EngineConfig, EngineError
 
 #: Engine name -> "module:ConfigClass". The first engine that loads a format is the default
 #: for model files of that format.
@@ -41,17 +41,35 @@ def engine_config(name: str, **settings: Any) -> EngineConfig:
     return _validate(config_class(name), {**settings, "engine": name}, f"engine {name}")
 
 
-def config_from_record(doc: dict[str, Any], source: str = "record") -> EngineConfig:
-    """Rebuild an engine config stored in a record (``engine.config``)."""
+class RecordedEngineError(EngineError):
+    """An engine config read from a record cannot be used here (an input file's fault)."""
+
+
+def config_from_record(
+    doc: dict[str, Any], source: str = "record", notes: list[str] | None = None
+) -> EngineConfig:
+    """Rebuild an engine config stored in a record (``engine.config``), under the rules of
+    a config read from a record (``EngineConfig``: threads capped to this machine, no
+    path taken); what was changed is appended to ``notes``."""
     name = doc.get("engine")
     if not isinstance(name, str):
-        raise EngineSettingError(f"{source}: engine.config has no engine name")
-    return _validate(config_class(name), doc, f"{source}: engine.config")
-
-
-def _validate(cls: type[EngineConfig], doc: dict[str, Any], where: str) -> EngineConfig:
+        raise RecordedEngineError(f"{source}: engine.config has no engine name")
     try:
-        return cls.model_validate(doc)
+        cls = config_class(name)
+    except EngineError as e:
+        raise RecordedEngineError(f"{source}: engine.config: {e}") from None
+    context = {FROM_RECORD: True, "notes": notes if notes is not None else []}
+    try:
+        return _validate(cls, doc, f"{source}: engine.config", context)
+    except EngineSettingError as e:
+        raise RecordedEngineError(str(e)) from None
+
+
+def _validate(
+    cls: type[EngineConfig], doc: dict[str, Any], where: str, context: dict[str, Any] | None = None
+) -> EngineConfig:
+    try:
+        return cls.model_validate(doc, context=context)
     except ValidationError as e:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "(settings)"

@@ -224,6 +224,7 @@ class TensorRTConfig(EngineConfig):
     workload's training split, never its evaluation set."""
 
     formats: ClassVar[tuple[str, ...]] = ("onnx",)
+    path_settings: ClassVar[tuple[str, ...]] = ("cache_dir",)
 
     engine: Literal["tensorrt"] = "tensorrt"
     device: str = "cuda"
@@ -240,6 +241,7 @@ class TensorRTConfig(EngineConfig):
 
 class TensorRTEngine(Engine):
     needs_sync = True
+    libraries = ("tensorrt", "torch")
 
     def __init__(self, config: TensorRTConfig) -> None:
         self.trt = import_tensorrt()

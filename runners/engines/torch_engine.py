@@ -64,6 +64,12 @@ class TorchConfig(EngineConfig):
 class TorchEngine(Engine):
     """torch.export programs on the CPU; the CUDA engine extends it."""
 
+    libraries = ("torch",)
+
+    def owns(self, e: BaseException) -> bool:
+        # torch raises plain RuntimeError for most failures of a program it runs
+        return isinstance(e, RuntimeError) or super().owns(e)
+
     def __init__(self, config: TorchConfig) -> None:
         self.torch = import_torch()
         if config.threads:

@@ -28,10 +28,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from ecoscore.errors import MeasurementError
 
@@ -51,6 +51,13 @@ class SensorPermissionError(MeterError):
     access), instead of stopping the run."""
 
 
+#: Sampling periods a config may ask for: faster polling would be a busy loop competing
+#: with the model, slower would give too few samples to integrate.
+MIN_PERIOD_S = 1e-3
+MAX_PERIOD_S = 60.0
+SamplingPeriod = Annotated[float, Field(ge=MIN_PERIOD_S, le=MAX_PERIOD_S)]
+
+
 class MeterConfig(BaseModel):
     """The settings of one meter: built from a ``--meter`` spec, stored in the record."""
 
@@ -66,6 +73,10 @@ class MeterConfig(BaseModel):
     reads_external_log: ClassVar[bool] = False
     #: True for a model, not a sensor: its figures are ESTIMATED, whatever a record says.
     estimates: ClassVar[bool] = False
+    #: Settings that name a file on the machine that made the config: a config read from a
+    #: record (validation context ``{"from_record": True}``) that has one is refused, so
+    #: that no file a record names is ever opened.
+    path_settings: ClassVar[tuple[str, ...]] = ()
 
     meter: str
 
@@ -91,6 +102,19 @@ class MeterConfig(BaseModel):
     @abstractmethod
     def build(self) -> Meter:
         """Open the meter these settings describe (raises MeterError when it cannot)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_path_from_a_record(cls, data: Any, info: ValidationInfo) -> Any:
+        if (info.context or {}).get("from_record") and isinstance(data, dict):
+            named = [k for k in cls.path_settings if data.get(k) is not None]
+            if named:
+                raise ValueError(
+                    f"the {data.get('meter')} meter reads a file the record names "
+                    f"({named[0]}); a file named by a record is never opened: give this "
+                    f"run's own with --meter {data.get('meter')}:PATH"
+                )
+        return data
 
 
 @dataclass(frozen=True)

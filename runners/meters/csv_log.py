@@ -31,6 +31,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from ecoscore.files import read_untrusted
 from ecoscore.runners.meters.base import (
     Measurement,
     Meter,
@@ -64,11 +65,12 @@ def read_power_log(path: Path) -> PowerLog:
     return parse_power_log(_read_log_bytes(path), path)
 
 
+#: Largest power log read (a day of samples at 100 Hz is about 250 MB).
+MAX_LOG_BYTES = 1024**3
+
+
 def _read_log_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise MeterError(f"cannot read power log {path}: {e}") from e
+    return read_untrusted(path, MAX_LOG_BYTES, MeterError, "power log")
 
 
 def parse_power_log(data: bytes, path: Path) -> PowerLog:
@@ -148,6 +150,7 @@ class CsvLogConfig(MeterConfig):
 
     covers: ClassVar[str] = "what the instrument is wired to"
     reads_external_log: ClassVar[bool] = True
+    path_settings: ClassVar[tuple[str, ...]] = ("path",)
 
     meter: Literal["csv"] = "csv"
     path: str = Field(min_length=1)

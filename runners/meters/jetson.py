@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field
-
 from ecoscore.runners.host import board_model, sysfs_path
 from ecoscore.runners.meters.base import (
     Measurement,
@@ -32,6 +30,7 @@ from ecoscore.runners.meters.base import (
     MeterError,
     MeterInfo,
     SampledPowerMeter,
+    SamplingPeriod,
 )
 
 HWMON_GLOB = "/sys/bus/i2c/drivers/ina3221/*/hwmon/hwmon*"
@@ -166,7 +165,7 @@ class JetsonConfig(MeterConfig):
     boundaries: ClassVar[tuple[str, ...] | None] = ("board-input", "board-rails")
 
     meter: Literal["jetson"] = "jetson"
-    period_s: float = Field(default=DEFAULT_PERIOD_S, gt=0)
+    period_s: SamplingPeriod = DEFAULT_PERIOD_S
     rails: tuple[str, ...] | None = None  # None: the input rail, else every rail
 
     @classmethod

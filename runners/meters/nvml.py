@@ -32,6 +32,7 @@ from ecoscore.runners.meters.base import (
     MeterError,
     MeterInfo,
     SampledPowerMeter,
+    SamplingPeriod,
     WindowReading,
 )
 
@@ -151,7 +152,7 @@ class NvmlConfig(MeterConfig):
     meter: Literal["nvml"] = "nvml"
     index: int = Field(default=0, ge=0)  # NVML index (not the CUDA index)
     mode: Literal["auto", "counter", "polling"] = "auto"
-    poll_period_s: float = Field(default=DEFAULT_POLL_PERIOD_S, gt=0)
+    poll_period_s: SamplingPeriod = DEFAULT_POLL_PERIOD_S
 
     @classmethod
     def from_spec(cls, arg: str | None, device: str, boundary: str | None) -> NvmlConfig:

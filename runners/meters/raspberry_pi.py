@@ -24,8 +24,6 @@ import time
 from collections.abc import Callable
 from typing import ClassVar, Literal
 
-from pydantic import Field
-
 from ecoscore.runners.host import board_model
 from ecoscore.runners.meters.base import (
     Measurement,
@@ -33,6 +31,7 @@ from ecoscore.runners.meters.base import (
     MeterError,
     MeterInfo,
     SampledPowerMeter,
+    SamplingPeriod,
 )
 
 COMMAND = ("vcgencmd", "pmic_read_adc")
@@ -81,7 +80,7 @@ class RpiConfig(MeterConfig):
     boundaries: ClassVar[tuple[str, ...] | None] = ("pmic-rails",)
 
     meter: Literal["rpi"] = "rpi"
-    period_s: float | None = Field(default=None, gt=0)  # None: 1.5 x one command's duration
+    period_s: SamplingPeriod | None = None  # None: 1.5 x one command's duration
 
     @classmethod
     def detect(cls, device: str) -> RpiConfig | None:

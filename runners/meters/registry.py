@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ecoscore.errors import InputError, UsageError
 from ecoscore.runners.meters.base import Meter, MeterConfig, MeterError, SensorPermissionError
 
 #: Meter name -> "module:ConfigClass", in the order ``--meter auto`` tries them.
@@ -48,18 +49,32 @@ def config_class(name: str) -> type[MeterConfig]:
     return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
 
 
+class MeterSpecError(UsageError, MeterError):
+    """A ``--meter`` option names no meter this ecoscore has."""
+
+
+class RecordedMeterError(InputError):
+    """A meter config read from a record cannot be used here (an input file's fault)."""
+
+
 def config_from_record(doc: dict[str, Any], source: str = "record") -> MeterConfig:
-    """Rebuild a meter config stored in a record (``meter.config``)."""
+    """Rebuild a meter config stored in a record (``meter.config``), under the rules of a
+    config read from a record (``MeterConfig``: no file the record names is opened)."""
     name = doc.get("meter")
     if not isinstance(name, str):
-        raise MeterError(f"{source}: meter.config has no meter name")
-    cls = config_class(name)
+        raise RecordedMeterError(f"{source}: meter.config has no meter name")
     try:
-        return cls.model_validate(doc)
+        cls = config_class(name)
+    except MeterError as e:
+        raise RecordedMeterError(f"{source}: meter.config: {e}") from None
+    try:
+        return cls.model_validate(doc, context={"from_record": True})
     except ValidationError as e:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise MeterError(f"{source}: meter.config.{key}: {first['msg']}") from None
+        where = f"meter.config.{key}" if key else "meter.config"
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise RecordedMeterError(f"{source}: {where}: {msg}") from None
 
 
 def make_meter(
@@ -73,6 +88,9 @@ def make_meter(
     name = name.lower()
     if name == "auto":
         return _auto(device)
+    if name not in METERS:
+        specs = ", ".join(["auto", *METERS])
+        raise MeterSpecError(f"--meter {spec!r}: unknown meter {name!r}; choose one of: {specs}")
     config = config_class(name).from_spec(arg if sep else None, device, boundary)
     return open_meter(config)
 
