@@ -41,6 +41,8 @@ ASSURANCE_LEVELS = ("estimated", "self-reported", "self-measured", "lab-replicat
 BOUNDED_METRICS = ("accuracy", "macro_f1", "roc_auc")
 #: A certifiable scenario has at least this many valid windows.
 MIN_VALID_WINDOWS = 3
+#: A full run's window observed at least this many sensor updates (runners.meters.base).
+MIN_SENSOR_UPDATES = 100
 #: Why data whose checksums a test pinned never certifies.
 TEST_HOOK_BLOCKER = "data checksums pinned by a test hook, not published ones"
 #: Summaries may differ from their recomputation by float rounding only.
@@ -510,6 +512,28 @@ class ValidWindows(Rule):
                 yield f"{s.name}: {n} valid window(s), a certifiable grade needs {need}"
 
 
+class SensorUpdatesObserved(Rule):
+    name = "sensor-updates-observed"
+    severity = "invalid"
+    description = (
+        f"in a full run with a measuring sensor, every valid window observed at least "
+        f"{MIN_SENSOR_UPDATES} sensor updates"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        rec = ctx.record
+        if rec.run.quick or rec.meter.measurement != "MEASURED":
+            return
+        for s in rec.scenarios:
+            for i, w in enumerate(s.windows):
+                n = w.sensor_updates
+                if w.valid and n is not None and n < MIN_SENSOR_UPDATES:
+                    yield (
+                        f"{s.name} window {i + 1}: valid with {n} observed sensor updates "
+                        f"(a full run's window needs {MIN_SENSOR_UPDATES})"
+                    )
+
+
 class NotRedirected(Rule):
     name = "not-redirected"
     severity = "not-certifiable"
@@ -625,6 +649,7 @@ RULES: tuple[Rule, ...] = (
     ReferenceData(),
     FullRun(),
     ValidWindows(),
+    SensorUpdatesObserved(),
     NotRedirected(),
     NoInterference(),
     AssuranceDerived(),

@@ -30,7 +30,7 @@ import numpy as np
 from ecoscore.record import IdleBaseline, ScenarioResult, Window
 from ecoscore.runners.engines.base import Engine
 from ecoscore.runners.interference import InterferenceProbe
-from ecoscore.runners.meters.base import Meter, WindowReading
+from ecoscore.runners.meters.base import Meter, WindowReading, require_updates
 from ecoscore.runners.stats import latency_summary, median_stat
 
 if TYPE_CHECKING:
@@ -326,6 +326,8 @@ def measure_windows(
         t1_unix = time.time()
         t1 = time.perf_counter()
         reading = meter.end_window()
+        if not settings.quick:  # a full run's window needs its observed sensor updates
+            reading = require_updates(reading)
         seen = probe.end() if probe else {}
         windows.append(
             RawWindow(

@@ -82,7 +82,9 @@ def test_sigma_combines_ci_of_the_repeats_and_the_meter() -> None:
     assert sigma.repeats_from == "ci"
     assert sigma.repeats == pytest.approx(0.1 / NormalDist().inv_cdf(0.975))
     assert sigma.meter == pytest.approx(math.sqrt(math.log(1 + 0.05**2)))
-    assert sigma.total == pytest.approx(math.hypot(sigma.repeats, sigma.meter))
+    # the between-run floor: the x1.35 same-hardware replication tolerance read as 2 sigma
+    assert sigma.between_runs == pytest.approx(math.log(1.35) / 2) == pytest.approx(0.150, abs=1e-3)
+    assert sigma.total == pytest.approx(math.hypot(sigma.repeats, sigma.meter, sigma.between_runs))
 
 
 def test_sigma_falls_back_to_cv_then_to_none() -> None:

@@ -69,13 +69,32 @@ def test_window_is_lengthened_for_a_slow_meter_but_not_in_quick_mode():
     res = measure_scenario(
         eng, meter, [np.zeros((1, 1), np.float32)], settings(dur=0.1, reps=1), 0.0
     )
-    assert res.min_duration_s == pytest.approx(0.5)
+    assert res.min_duration_s == pytest.approx(0.55)  # 1.1 x 100 x 5 ms
     assert res.windows[0].duration_s >= 0.5
     quick = measure_scenario(
         eng, meter, [np.zeros((1, 1), np.float32)], settings(dur=0.1, reps=1, quick=True), 0.0
     )
     assert quick.min_duration_s == pytest.approx(0.1)
     assert quick.windows[0].details.get("too_few_sensor_updates") is True
+
+
+def test_a_full_window_with_too_few_observed_sensor_updates_is_invalid():
+    class LazySensor(ConstantPowerMeter):
+        def _end(self, duration_s):
+            return WindowReading(duration_s, duration_s, 99)  # one short of 100
+
+    meter = LazySensor(1.0, period_s=0.001)
+    batches = [np.zeros((1, 1), np.float32)]
+    full = measure_scenario(SleepEngine(0.0), meter, batches, settings(dur=0.01, reps=3), 0.0)
+    assert [w.valid for w in full.windows] == [False] * 3
+    assert "seen to update 99 times in the window, fewer than the 100" in str(
+        full.windows[0].invalid_reason
+    )
+    assert full.energy_per_inference_j is None  # no figure from windows that are not valid
+    quick = measure_scenario(
+        SleepEngine(0.0), meter, batches, settings(dur=0.01, reps=1, quick=True), 0.0
+    )
+    assert quick.windows[0].valid and quick.windows[0].details["too_few_sensor_updates"]
 
 
 def test_invalid_window_gives_no_energy_figure():

@@ -51,6 +51,36 @@ def test_the_update_period_is_measured(sysroot: Path, monkeypatch: pytest.Monkey
     assert meter.info.details["update_period_source"].startswith("measured")
 
 
+def test_the_sensor_updates_of_a_window_are_observed_changes(
+    sysroot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counter changes every 2 ms of fake clock time and each read advances the clock
+    0.25 ms: 800 reads see it change 100 times. A counter that never moves is seen to update
+    0 times, and its window is flagged (a full run then refuses it)."""
+    paths = make_powercap(sysroot, [RaplZone("intel-rapl:0", "package-0", BIG)])
+    clock = ClockedCounters(step_s=0.00025, update_period_s=0.002)
+    clock.add(paths["intel-rapl:0"], 10.0, BIG).install(monkeypatch)
+    meter = RaplMeter(poll_period_s=3600.0, measure_period=False)  # the test reads, not a thread
+    with meter:
+        meter.begin_window()
+        for _ in range(800):
+            meter._acc.poll()
+        r = meter.end_window()
+    assert r.sensor_updates == pytest.approx(100, abs=1)
+    assert "counter changes seen by reads" in r.details["sensor_updates_observed_as"]
+    assert not r.details.get("too_few_sensor_updates")
+
+    frozen = make_powercap(sysroot / "frozen", [RaplZone("intel-rapl:0", "package-0", BIG)])
+    monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(sysroot / "frozen"))
+    ClockedCounters(step_s=0.00025).add(frozen["intel-rapl:0"], 0.0, BIG).install(monkeypatch)
+    with RaplMeter(poll_period_s=3600.0, measure_period=False) as meter:
+        meter.begin_window()
+        for _ in range(800):
+            meter._acc.poll()
+        r = meter.end_window()
+    assert r.sensor_updates == 0 and r.details["too_few_sensor_updates"] is True
+
+
 def test_counter_wraps_during_window(sysroot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The counter wraps at least twice in a window and the meter counts every wrap. The
     clock is fake (5 ms per read, whoever reads it); the test ticks it, then waits until

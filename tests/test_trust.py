@@ -150,6 +150,23 @@ def test_a_summary_that_contradicts_its_windows_is_refused() -> None:
     assert any("throughput_per_s.n 9" in m for m in messages)
 
 
+def test_a_window_with_too_few_observed_sensor_updates_cannot_be_valid() -> None:
+    genuine = make_record()
+    single = genuine.scenarios[0].model_dump(mode="json")
+    single["windows"][1]["sensor_updates"] = 12  # a window too short for its sensor
+    fake = forged(genuine, scenarios=[single, *genuine.model_dump(mode="json")["scenarios"][1:]])
+    messages = [f.message for f in check_record(fake).invalid]
+    assert messages == [
+        "single_stream window 2: valid with 12 observed sensor updates (a full run's window "
+        "needs 100)"
+    ]
+    assert "sensor-updates-observed" not in rules_failed(make_record(quick=True))
+    from ecoscore import checks
+    from ecoscore.runners.meters import base
+
+    assert checks.MIN_SENSOR_UPDATES == base.MIN_SENSOR_UPDATES  # one figure, two layers
+
+
 def test_non_finite_numbers_are_refused() -> None:
     fake = forged(make_record(), idle={"power_w": float("inf")})
     assert "finite-numbers" in rules_failed(fake)

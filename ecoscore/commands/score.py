@@ -56,7 +56,8 @@ def _detail_lines(
             f"  grade: [bold]{grade.mark}[/bold]  {grade.probabilities_text}"
             f"  (log-sigma {grade.sigma_log:.3f}: repeats "
             f"{grade.sigma_sources['repeats']:.3f} from {grade.sigma_sources['repeats_from']}"
-            f", meter {grade.sigma_sources['meter']:.3f})"
+            f", meter {grade.sigma_sources['meter']:.3f}, between runs "
+            f"{grade.sigma_sources['between_runs']:.3f}; model-based)"
         )
     if record.workload.reference_data is not None:
         kind = "reference" if record.workload.reference_data else "non-reference"

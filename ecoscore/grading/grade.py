@@ -185,6 +185,8 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
             "repeats_from": sigma.repeats_from,
             "meter": sigma.meter,
             "meter_uncertainty_rel": record.meter.uncertainty_rel,
+            "between_runs": sigma.between_runs,
+            "between_runs_from": "floor ln(1.35)/2 (no replication data yet)",
             "n": stat.n,
         }
         probs = class_probabilities(stat.median, sigma.total, workload_scale)

@@ -1,13 +1,21 @@
 """How sure a grade is: the probability of each class, computed, not sampled.
 
+These probabilities are model-based: they follow from an assumed error model (below), not
+from the observed spread of many runs of the same solution, which ecoscore does not yet have.
+
 The natural log of the true energy per inference is taken as normal, centred on the log of
-the measured median, with a standard deviation that combines two independent terms:
+the measured median, with a standard deviation that combines three independent terms:
 
 - the spread of the repeats: from the record's confidence interval of the median
   (half its width in log space over the normal quantile of its level), or, when the record
   gives no usable interval, from the coefficient of variation over sqrt(n);
 - the meter's stated relative uncertainty (1 sigma). It is a systematic error of the
-  sensor or model, shared by every repeat, so it does not shrink with n.
+  sensor or model, shared by every repeat, so it does not shrink with n;
+- the between-run term: a fresh run of the same solution (another session, a reboot,
+  another unit of the same device) differs by more than the repeats of one run show. Until
+  replication data set it, its floor is ``BETWEEN_RUN_LOG_SIGMA`` = ln(1.35) / 2 = 0.150:
+  the replication tolerance on the same hardware (x1.35, ``ecoscore.jury.replicate``) read
+  as two sigma.
 
 A relative (1 sigma) uncertainty u becomes a log-space sigma of sqrt(ln(1 + u^2)), the
 sigma of a log-normal variable with coefficient of variation u. The probability of a class
@@ -24,6 +32,10 @@ from ecoscore.grading.scale import CLASSES, WorkloadScale
 from ecoscore.record import Stat
 
 _STD_NORMAL = NormalDist()
+#: Floor of the between-run log-sigma: the same-hardware replication tolerance (x1.35) read
+#: as two sigma, until replication data set it.
+BETWEEN_RUN_RATIO = 1.35
+BETWEEN_RUN_LOG_SIGMA = math.log(BETWEEN_RUN_RATIO) / 2
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,7 @@ class LogSigma:
     repeats_from: str  # "ci" | "cv" | "none"
     meter: float
     total: float
+    between_runs: float = BETWEEN_RUN_LOG_SIGMA
 
 
 def log_sigma_of_rel(u: float) -> float:
@@ -57,10 +70,19 @@ def repeats_log_sigma(stat: Stat) -> tuple[float, str]:
     return 0.0, "none"
 
 
-def combined_log_sigma(stat: Stat, meter_uncertainty_rel: float) -> LogSigma:
+def combined_log_sigma(
+    stat: Stat, meter_uncertainty_rel: float, between_runs: float = BETWEEN_RUN_LOG_SIGMA
+) -> LogSigma:
+    """The three terms and their quadratic sum."""
     rep, source = repeats_log_sigma(stat)
     meter = log_sigma_of_rel(max(meter_uncertainty_rel, 0.0))
-    return LogSigma(repeats=rep, repeats_from=source, meter=meter, total=math.hypot(rep, meter))
+    return LogSigma(
+        repeats=rep,
+        repeats_from=source,
+        meter=meter,
+        total=math.sqrt(rep * rep + meter * meter + between_runs * between_runs),
+        between_runs=between_runs,
+    )
 
 
 def class_probabilities(

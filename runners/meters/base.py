@@ -12,6 +12,14 @@ Two families of meters share this interface:
   that fall in the window (Jetson INA3221 rails, Raspberry Pi PMIC, NVML power fallback,
   external power logs).
 
+Sensor updates are observed, never computed from the duration: a counter meter polls its
+counter during a window (at the sensor's period, never faster than ``OBSERVE_POLL_S``) and
+counts the polls that saw it change (a lower bound on the counter's updates); a sampled
+meter counts the power samples it read inside the window (each is a fresh reading). A
+window that spans fewer than ``MIN_SENSOR_UPDATES`` is flagged here and invalid outside a
+quick run (``runners.loop``); windows are planned ``UPDATE_MARGIN`` longer than that many
+observation periods.
+
 A new meter costs two files: its module (a ``MeterConfig`` subclass and the meter) and one
 line in ``registry.METERS``. The config says how to read a ``--meter`` spec, whether the
 meter applies to this machine for ``--meter auto`` (``detect``), and what ``ecoscore
@@ -26,7 +34,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -151,8 +159,15 @@ class WindowReading:
 #: instants whatever the load of the machine.
 clock: Callable[[], float] = time.perf_counter
 
-#: A window should span at least this many sensor updates to be trusted.
+#: A window must span at least this many observed sensor updates to be trusted (outside a
+#: quick run, a window with fewer is invalid: ``runners.loop``).
 MIN_SENSOR_UPDATES = 100
+#: Windows are planned this much longer than MIN_SENSOR_UPDATES observation periods, so that
+#: the edges' alignment with the sensor's updates never leaves a full window one short.
+UPDATE_MARGIN = 1.1
+#: Counter meters poll their counter during a window to observe its updates; never faster
+#: than this (a faster sensor is observed as a lower bound: one change per poll at most).
+OBSERVE_POLL_S = 0.01
 
 
 class Meter(ABC):
@@ -198,11 +213,18 @@ class Meter(ABC):
             reading = self._end(duration)
         return _check_updates(self.info, reading)
 
+    def observation_period_s(self) -> float | None:
+        """The interval between two observations of the sensor (the sensor's update period,
+        or the meter's polling period when it polls more slowly); None: not periodic."""
+        return self.info.sampling_period_s
+
     def min_window_s(self) -> float:
-        """The shortest window that spans MIN_SENSOR_UPDATES sensor updates."""
-        if self.info.sampling_period_s is None:
+        """The shortest window expected to span MIN_SENSOR_UPDATES observed sensor updates
+        (with ``UPDATE_MARGIN``)."""
+        period = self.observation_period_s()
+        if period is None:
             return 0.0
-        return MIN_SENSOR_UPDATES * self.info.sampling_period_s
+        return UPDATE_MARGIN * MIN_SENSOR_UPDATES * period
 
     def external_log(self) -> tuple[str, int] | None:
         """(sha256, size in bytes) of the external log this meter's figures come from, as
@@ -228,7 +250,8 @@ class Meter(ABC):
 
 
 def _check_updates(info: MeterInfo, r: WindowReading) -> WindowReading:
-    """Flag a measured window that spans too few sensor updates to be trusted."""
+    """Flag a measured window that spans too few observed sensor updates to be trusted
+    (``require_updates`` then invalidates it outside a quick run)."""
     if (
         r.valid
         and info.measurement is Measurement.MEASURED
@@ -246,6 +269,21 @@ def _check_updates(info: MeterInfo, r: WindowReading) -> WindowReading:
             details=details,
         )
     return r
+
+
+def require_updates(r: WindowReading) -> WindowReading:
+    """The window, invalid when it was flagged for too few observed sensor updates (what a
+    full run does; a quick run keeps the flag only)."""
+    if not r.valid or not r.details.get("too_few_sensor_updates"):
+        return r
+    return replace(
+        r,
+        valid=False,
+        invalid_reason=(
+            f"the sensor was seen to update {r.sensor_updates} times in the window, fewer "
+            f"than the {MIN_SENSOR_UPDATES} a window needs"
+        ),
+    )
 
 
 class SampledPowerMeter(Meter):
@@ -374,5 +412,9 @@ def integrate_window(
         energy,
         duration,
         n_inside,
-        details={"achieved_period_s": achieved, "mean_power_w": energy / duration},
+        details={
+            "achieved_period_s": achieved,
+            "mean_power_w": energy / duration,
+            "sensor_updates_observed_as": "power samples read inside the window",
+        },
     )

@@ -17,8 +17,10 @@ Measurements: nvidia-smi's Lack of Attention", 2023): windows must be long and r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
+import threading
 import time
 from types import ModuleType
 from typing import Any, ClassVar, Literal
@@ -26,6 +28,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from ecoscore.runners.meters.base import (
+    OBSERVE_POLL_S,
     Measurement,
     Meter,
     MeterConfig,
@@ -120,6 +123,22 @@ class NvmlGpu:
     def energy_mj(self) -> int:
         return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
 
+    def state(self) -> dict[str, object]:
+        """What the GPU is doing now, for a window's details: performance state (P0 is
+        the fastest), SM and memory clocks (MHz), temperature (deg C). A value NVML does
+        not give is None."""
+        h, n = self.handle, self.nvml
+        pstate = self._optional("nvmlDeviceGetPerformanceState", h)
+        sm = self._optional("nvmlDeviceGetClockInfo", h, getattr(n, "NVML_CLOCK_SM", 1))
+        mem = self._optional("nvmlDeviceGetClockInfo", h, getattr(n, "NVML_CLOCK_MEM", 2))
+        temp = self._optional("nvmlDeviceGetTemperature", h, getattr(n, "NVML_TEMPERATURE_GPU", 0))
+        return {
+            "pstate": f"P{pstate}" if isinstance(pstate, int) else None,
+            "sm_clock_mhz": sm if isinstance(sm, int) else None,
+            "mem_clock_mhz": mem if isinstance(mem, int) else None,
+            "temperature_c": temp if isinstance(temp, int) else None,
+        }
+
     def shutdown(self) -> None:
         with contextlib.suppress(self.nvml.NVMLError):
             self.nvml.nvmlShutdown()
@@ -176,8 +195,45 @@ class NvmlConfig(MeterConfig):
         return open_nvml_meter(self.index, mode=self.mode, poll_period_s=self.poll_period_s)
 
 
+class _CounterWatch:
+    """A thread that reads the energy counter during a window, every half update period
+    (never faster than ``OBSERVE_POLL_S``), and counts the reads that saw it change: the
+    counter updates observed. Its energy is not used (the edges give the energy)."""
+
+    def __init__(self, gpu: NvmlGpu, period_s: float) -> None:
+        self.gpu = gpu
+        self.period_s = period_s
+        self.changes = 0
+        self._last: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def see(self, value: int) -> None:
+        if self._last is not None and value != self._last:
+            self.changes += 1
+        self._last = value
+
+    def start(self, first: int) -> None:
+        self.changes, self._last = 0, first
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="nvml-counter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period_s):
+            with contextlib.suppress(self.gpu.nvml.NVMLError):
+                self.see(self.gpu.energy_mj())
+
+
 class NvmlEnergyCounterMeter(Meter):
-    """GPU energy from NVML's total-energy counter, read at the window edges."""
+    """GPU energy from NVML's total-energy counter, read at the window edges; its updates
+    are observed during the window by reads every half update period."""
 
     def __init__(self, gpu: NvmlGpu, measure_period: bool = True) -> None:
         super().__init__()
@@ -202,26 +258,43 @@ class NvmlEnergyCounterMeter(Meter):
                 if measured is not None
                 else f"assumed {NOMINAL_COUNTER_PERIOD_S} s (H100 figure)",
                 "edge_uncertainty": "each window edge is uncertain by up to one counter update",
+                "sensor_updates_observed_as": "counter changes seen by reads every half "
+                "update period during the window",
+                "window_gpu_state": "P-state, SM and memory clocks, temperature at each edge",
             },
         )
         self._e0 = 0
+        self._watch = _CounterWatch(gpu, max(self.update_period_s / 2, OBSERVE_POLL_S))
+        self._state0: dict[str, object] = {}
 
     @property
     def config(self) -> NvmlConfig:
         return NvmlConfig(index=self.gpu.index, mode="counter")
 
     def close(self) -> None:
+        self._watch.stop()
         self.gpu.shutdown()
+
+    def observation_period_s(self) -> float:
+        return max(self.update_period_s, self._watch.period_s)
 
     def _begin(self) -> None:
         self._e0 = self.gpu.energy_mj()
+        self._state0 = self.gpu.state()
+        self._watch.start(self._e0)
 
     def _end(self, duration_s: float) -> WindowReading:
-        updates = int(duration_s / self.update_period_s)
         try:
             e1 = self.gpu.energy_mj()
         except self.gpu.nvml.NVMLError as e:
-            return WindowReading(0.0, duration_s, updates, False, f"NVML energy read failed: {e}")
+            self._watch.stop()
+            return WindowReading(
+                0.0, duration_s, self._watch.changes, False, f"NVML energy read failed: {e}"
+            )
+        self._watch.stop()
+        self._watch.see(e1)
+        updates = self._watch.changes
+        details = {"gpu_state": {"begin": self._state0, "end": self.gpu.state()}}
         if e1 < self._e0:
             return WindowReading(
                 0.0,
@@ -230,8 +303,9 @@ class NvmlEnergyCounterMeter(Meter):
                 False,
                 f"NVML energy counter went backwards ({self._e0} -> {e1} mJ): "
                 "driver reload or GPU reset during the window",
+                details,
             )
-        return WindowReading((e1 - self._e0) / 1000, duration_s, updates)
+        return WindowReading((e1 - self._e0) / 1000, duration_s, updates, details=details)
 
 
 class NvmlPowerPollingMeter(SampledPowerMeter):
@@ -290,6 +364,15 @@ class NvmlPowerPollingMeter(SampledPowerMeter):
         if self._instant:
             return self._read_instant_mw() / 1000
         return self.gpu.nvml.nvmlDeviceGetPowerUsage(self.gpu.handle) / 1000
+
+    def _begin(self) -> None:
+        self._state0 = self.gpu.state()
+        super()._begin()
+
+    def _end(self, duration_s: float) -> WindowReading:
+        r = super()._end(duration_s)
+        state = {"begin": self._state0, "end": self.gpu.state()}
+        return dataclasses.replace(r, details={**r.details, "gpu_state": state})
 
     def close(self) -> None:
         super().close()

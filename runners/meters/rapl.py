@@ -168,6 +168,7 @@ class _Accumulator:
         self.error: str | None = None
         self.max_gap_s = 0.0
         self.wraps = 0
+        self.changes = 0  # reads that saw a counter change: the sensor updates observed
         # the longest interval between reads during which no counter can wrap twice
         self.wrap_safe_s = min(z.max_energy_range_uj * 1e-6 / max_power_w for z in zones)
 
@@ -180,6 +181,8 @@ class _Accumulator:
                 self.error = str(e)
                 return
             t = base.clock()  # after the reads: a window edge reads the clock first
+            if values != self.last:
+                self.changes += 1
             dt = t - self.last_t
             self.max_gap_s = max(self.max_gap_s, dt)
             if dt > self.wrap_safe_s:
@@ -203,9 +206,9 @@ class _Accumulator:
                 self.last[i] = v
             self.last_t = t
 
-    def snapshot(self) -> tuple[list[int], int]:
+    def snapshot(self) -> tuple[list[int], int, int]:
         with self.lock:
-            return list(self.total_uj), self.wraps
+            return list(self.total_uj), self.wraps, self.changes
 
     def reset_window_state(self) -> None:
         with self.lock:
@@ -261,7 +264,10 @@ class RaplMeter(Meter):
         measured = measure_update_period(self.zones[0]) if measure_period else None
         self.update_period_s = measured if measured is not None else NOMINAL_UPDATE_PERIOD_S
         safe = self._acc.wrap_safe_s
-        self.poll_period_s = poll_period_s or min(max(safe / 4, 0.001), 1.0)
+        # fast enough to observe the counter's updates (OBSERVE_POLL_S at most) and never
+        # to miss a wrap
+        observe = max(self.update_period_s, base.OBSERVE_POLL_S)
+        self.poll_period_s = poll_period_s or max(min(safe / 4, observe), 0.001)
         summed = ", ".join(f"{z.name} ({z.zone})" for z in self.zones)
         self.info = MeterInfo(
             name="rapl",
@@ -291,9 +297,14 @@ class RaplMeter(Meter):
         self._thread: threading.Thread | None = None
         self._begin_totals: list[int] = []
         self._begin_wraps = 0
+        self._begin_changes = 0
 
     def _edge_lock(self) -> threading.RLock:
         return self._acc.lock
+
+    def observation_period_s(self) -> float:
+        """The counter is seen to change at most once per poll."""
+        return max(self.update_period_s, self.poll_period_s)
 
     @property
     def config(self) -> RaplConfig:
@@ -321,19 +332,21 @@ class RaplMeter(Meter):
             self.start()
         self._acc.poll()
         self._acc.reset_window_state()
-        self._begin_totals, self._begin_wraps = self._acc.snapshot()
+        self._begin_totals, self._begin_wraps, self._begin_changes = self._acc.snapshot()
 
     def _end(self, duration_s: float) -> WindowReading:
         self._acc.poll()
-        totals, wraps = self._acc.snapshot()
+        totals, wraps, changes = self._acc.snapshot()
         error = self._acc.error
         per_domain_j = {
             z.zone: (t1 - t0) * 1e-6
             for z, t0, t1 in zip(self.zones, self._begin_totals, totals, strict=True)
         }
         energy = sum(per_domain_j.values())
-        updates = int(duration_s / self.update_period_s) if self.update_period_s > 0 else None
+        updates = changes - self._begin_changes
         details: dict[str, object] = {
+            "sensor_updates_observed_as": f"counter changes seen by reads every "
+            f"{self.poll_period_s:g} s",
             "energy_j_by_zone": per_domain_j,
             "wraps_in_window": wraps - self._begin_wraps,
             "max_read_gap_s": self._acc.max_gap_s,
