@@ -276,3 +276,28 @@ def test_replication_lines_carry_units():
     assert "latency p50: original 0.05 ms, replication 0.05 ms" in lines[2]
     assert "energy per inference: original 1.4 mJ, replication 1.47 mJ" in lines[3]
     assert "quality (accuracy): original 0.98, replication 0.98" in lines[1]
+
+
+def test_each_energy_boundary_is_ranked_and_plotted_apart(tmp_path):
+    """A wall-socket record and a CPU-package record measure different things: each is
+    first at its own boundary, never ranked against the other, and each boundary gets its
+    own Pareto plot."""
+    recs = [
+        make_record(model_name="pkg-big", energy_per_inference_j=2e-4 * K),
+        make_record(model_name="pkg-small", energy_per_inference_j=5e-5 * K),
+        make_record(model_name="wall", boundary="wall", energy_per_inference_j=3e-4 * K),
+    ]
+    runs = tmp_path / "runs"
+    comp = build_comparison(iter_entries([save_record(r, tmp_path) for r in recs]), load_scale())
+    assert comp.boundaries("vision-digits") == ["cpu-package", "wall"]
+    ranks = {r.record.model.name: (r.rank, r.ranked_among) for r in comp.rows}
+    assert ranks == {"pkg-small": (1, 2), "pkg-big": (2, 2), "wall": (1, 1)}
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app(), ["compare", str(runs), "--plot", str(out / "p.svg"), "--no-labels"]
+    )
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "p-cpu-package.svg",
+        "p-wall.svg",
+    ]

@@ -23,7 +23,7 @@ def test_summary_ends_with_the_provisional_grade_and_the_score_command(tmp_path,
         == f"full score, class probabilities and indicators: ecoscore score {' '.join(paths)}"
     )
     assert out[-7] == f"record: {paths[0]}"
-    assert out[-6] == "  provisional grade: B B (99%) / C (1%) (scale 2026.1; not yet verified)"
+    assert out[-6] == "  provisional grade: B B (77%) / C (23%) (scale 2026.1; not yet verified)"
     assert out[-5] == f"record: {paths[1]}"
     assert out[-4].startswith("  provisional grade: C* ")
     assert out[-4].endswith(

@@ -114,16 +114,23 @@ def _write_plots(comparison: Comparison, plot: Path) -> None:
     fmt = "svg" if plot.suffix.lower() == ".svg" else "png"
     names = comparison.workloads()
     for w in names:
-        rows = comparison.rows_for(w)
-        pts = pareto_points(rows)
-        if not pts:
-            continue
-        part = file_name_part(w)  # a workload name never makes a path
-        target = plot if len(names) == 1 else plot.with_name(f"{plot.stem}-{part}{plot.suffix}")
-        gate = rows[0].record.workload.quality_gate
-        figure = pareto_figure_bytes(pts, w, rows[0].record.quality.metric, gate, fmt)
-        write_output(target, figure, "plot")
-        say(f"wrote {target}", err=True)
+        boundaries = comparison.boundaries(w)
+        for b in boundaries:  # one plot per boundary: never one front across boundaries
+            rows = comparison.rows_for(w, b)
+            pts = pareto_points(rows)
+            if not pts:
+                continue
+            stem = plot.stem
+            if len(names) > 1:
+                stem += f"-{file_name_part(w)}"  # a workload name never makes a path
+            if len(boundaries) > 1:
+                stem += f"-{file_name_part(b)}"
+            target = plot.with_name(f"{stem}{plot.suffix}")
+            title = w if len(boundaries) == 1 else f"{w} ({b})"
+            gate = rows[0].record.workload.quality_gate
+            figure = pareto_figure_bytes(pts, title, rows[0].record.quality.metric, gate, fmt)
+            write_output(target, figure, "plot")
+            say(f"wrote {target}", err=True)
 
 
 def compare(

@@ -4,9 +4,12 @@ a jury must know, and lay the result out as one table per workload.
 
 Order of a table: full runs by grade (A first, no grade last), then by energy per
 inference; then replications, then quick (smoke) runs, then records whose content fails its
-integrity check. The relative rank (1 = least energy among the graded full runs of that
-workload) is shown beside the absolute grade; the grade never depends on the other records.
-Quick runs are shown apart and never ranked: their windows are too short to compare.
+integrity check. Within each section, records of different energy boundaries (gpu,
+cpu-package, gpu+cpu-package, board-input, ...) are grouped apart: they measure different
+things, so the relative rank (1 = least energy among the graded full runs of that workload
+at that boundary) and the Pareto front never mix them. The rank is shown beside the
+absolute grade; the grade never depends on the other records. Quick runs are shown apart
+and never ranked: their windows are too short to compare.
 
 A record is checked, graded and signature-checked when it is loaded; the comparison then
 keeps only its summary (ecoscore.jury.summary), so that memory grows with the rows, not
@@ -57,7 +60,8 @@ FLAGS: dict[str, str] = {
     "below-gate": "quality under the workload's gate: not eligible for a grade",
     "no-grade": "no grade for another reason (see the record's details)",
     "mixed-hardware": "the records of this workload were made on different hardware",
-    "mixed-boundaries": "the records of this workload measure energy at different boundaries",
+    "mixed-boundaries": "the records of this workload measure energy at different "
+    "boundaries: each boundary is ranked and plotted apart",
     "scale-mismatch": "the scale has no thresholds for this workload, or the records were "
     "made with different workload definitions or data",
     "replication": "a replication record (checks an original; not ranked)",
@@ -328,11 +332,12 @@ class Row:
             "unchecked": f"valid ({s.key_id}), trust not checked",
         }[s.state]
 
-    def sort_key(self) -> tuple[int, int, float]:
+    def sort_key(self) -> tuple[int, str, int, float]:
         letter = self.grade.letter if self.grade is not None else None
         g = CLASSES.index(letter) if letter in CLASSES else len(CLASSES)
         e = self.energy_j if self.trusted_content else None
-        return (SECTIONS.index(self.section), g, e if e is not None else math.inf)
+        boundary = self.record.meter.boundary
+        return (SECTIONS.index(self.section), boundary, g, e if e is not None else math.inf)
 
 
 @dataclass
@@ -351,10 +356,19 @@ class Comparison:
             self._sorted.update({w: sorted(by[w], key=Row.sort_key) for w in sorted(by)})
         return list(self._sorted)
 
-    def rows_for(self, workload: str) -> list[Row]:
-        """The workload's rows in table order (SECTIONS, then grade and energy)."""
+    def rows_for(self, workload: str, boundary: str | None = None) -> list[Row]:
+        """The workload's rows in table order (SECTIONS, then boundary, grade and energy);
+        ``boundary``: only the rows measured at that boundary."""
         self.workloads()
-        return self._sorted.get(workload, [])
+        rows = self._sorted.get(workload, [])
+        if boundary is None:
+            return rows
+        return [r for r in rows if r.record.meter.boundary == boundary]
+
+    def boundaries(self, workload: str) -> list[str]:
+        """The energy boundaries of the workload's rows, in table order: each is ranked and
+        drawn apart."""
+        return list(dict.fromkeys(r.record.meter.boundary for r in self.rows_for(workload)))
 
     def group_flags(self, workload: str) -> list[str]:
         rows = [r for r in self.rows_for(workload) if r.trusted_content]
@@ -591,9 +605,11 @@ def build_comparison(
     for w in comparison.workloads():
         group = comparison.rows_for(w)
         extra = comparison.group_flags(w)
-        ranked = sorted((r for r in group if r.rankable), key=lambda r: r.energy_j or math.inf)
-        for i, r in enumerate(ranked, start=1):
-            r.rank, r.ranked_among = i, len(ranked)
+        for b in comparison.boundaries(w):  # never ranked across boundaries
+            same = (r for r in comparison.rows_for(w, b) if r.rankable)
+            ranked = sorted(same, key=lambda r: r.energy_j or math.inf)
+            for i, r in enumerate(ranked, start=1):
+                r.rank, r.ranked_among = i, len(ranked)
         for r in group:
             r.flags.extend(f for f in extra if f not in r.flags)
     return comparison

@@ -153,19 +153,29 @@ def pareto_points(rows: list[Row]) -> list[Point]:
 
 
 def _pareto(comparison: Comparison, workload: str) -> str:
-    rows = comparison.rows_for(workload)
-    pts = pareto_points(rows)
-    if not pts:
+    """One Pareto plot per energy boundary: records of different boundaries are never on
+    one front."""
+    boundaries = comparison.boundaries(workload)
+    parts = []
+    for b in boundaries:
+        rows = comparison.rows_for(workload, b)
+        pts = pareto_points(rows)
+        if not pts:
+            continue
+        rec = rows[0].record
+        title = workload if len(boundaries) == 1 else f"{workload} ({b})"
+        png = pareto_figure_bytes(pts, title, rec.quality.metric, rec.workload.quality_gate)
+        front = ", ".join(esc(p.label) for p in pareto_front(pts))
+        parts.append(
+            f'<figure><img class="plot" alt="Pareto plot of {esc(rec.quality.metric)} against '
+            f'energy per inference for {esc(title)}" src="{_data_uri(png, "image/png")}">'
+            f"<figcaption>Pareto front (no other record at boundary {esc(b)} uses less "
+            f"energy for at least the same quality): {front}"
+            f"</figcaption></figure>"
+        )
+    if not parts:
         return "<p>No record with a valid energy per inference: no Pareto plot.</p>"
-    rec = rows[0].record
-    png = pareto_figure_bytes(pts, workload, rec.quality.metric, rec.workload.quality_gate)
-    front = ", ".join(esc(p.label) for p in pareto_front(pts))
-    return (
-        f'<figure><img class="plot" alt="Pareto plot of {esc(rec.quality.metric)} against '
-        f'energy per inference for {esc(workload)}" src="{_data_uri(png, "image/png")}">'
-        f"<figcaption>Pareto front (no other record uses less energy for at least the "
-        f"same quality): {front}</figcaption></figure>"
-    )
+    return "".join(parts)
 
 
 def _summary(comparison: Comparison, verdicts: list[Verdict] | None, policy: Policy | None) -> str:
