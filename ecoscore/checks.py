@@ -450,16 +450,17 @@ class BoundaryMatchesMeter(Rule):
     severity = "invalid"
     description = (
         "the energy boundary is one the meter can report (RAPL: cpu-package, cpu+dram or "
-        "psys; NVML: gpu; ...)"
+        "psys; NVML: gpu; a sum: its parts' boundaries joined with +; ...)"
     )
 
     def problems(self, ctx: Context) -> Iterator[str]:
         m, cls = ctx.record.meter, ctx.meter_class
-        if cls is not None and cls.boundaries is not None and m.boundary not in cls.boundaries:
-            yield (
-                f"boundary {m.boundary!r} cannot come from meter {m.name!r} "
-                f"(it reports {', '.join(cls.boundaries)})"
-            )
+        if cls is None or cls.boundary_allowed(m.config or {}, m.boundary):
+            return
+        reports = (
+            ", ".join(cls.boundaries) if cls.boundaries else "its parts' boundaries joined with +"
+        )
+        yield f"boundary {m.boundary!r} cannot come from meter {m.name!r} (it reports {reports})"
 
 
 class ModelIdentity(Rule):

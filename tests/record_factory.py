@@ -56,6 +56,16 @@ _METERS = {
     "cpu+dram": ("rapl", {"meter": "rapl", "domains": "package+dram"}),
     "gpu": ("nvml", {"meter": "nvml", "index": 0, "mode": "counter", "poll_period_s": 0.02}),
     "board-input": ("jetson", {"meter": "jetson", "period_s": 0.01, "rails": None}),
+    "gpu+cpu-package": (
+        "nvml+rapl",
+        {
+            "meter": "sum",
+            "parts": [
+                {"meter": "nvml", "index": 0, "mode": "counter", "poll_period_s": 0.02},
+                {"meter": "rapl", "domains": "package"},
+            ],
+        },
+    ),
 }
 
 

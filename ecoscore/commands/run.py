@@ -53,7 +53,7 @@ def run(
         str,
         typer.Option(
             help="auto, rapl[:DOMAINS], nvml[:N], jetson, rpi, pyjoules, joulescope, csv:PATH, "
-            "estimate."
+            "estimate, or a sum of sensors such as nvml+rapl (boundary gpu+cpu-package)."
         ),
     ] = "auto",
     boundary: Annotated[

@@ -107,6 +107,11 @@ class MeterConfig(BaseModel):
         """(available, one-line description) for ``ecoscore meters``."""
         return True, cls.__doc__.strip().splitlines()[0] if cls.__doc__ else ""
 
+    @classmethod
+    def boundary_allowed(cls, config: dict[str, Any], boundary: str) -> bool:
+        """Whether a record whose meter config is ``config`` can report ``boundary``."""
+        return cls.boundaries is None or boundary in cls.boundaries
+
     @abstractmethod
     def build(self) -> Meter:
         """Open the meter these settings describe (raises MeterError when it cannot)."""

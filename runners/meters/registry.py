@@ -11,7 +11,8 @@ meter was used). Honesty rules:
   (``SensorPermissionError``): the estimate is returned with the full one-line reason, which
   the CLI prints and records in ``meter.fallback_reason``.
 
-Specs: auto, NAME, NAME:ARG (rapl:package, nvml:1, csv:PATH).
+Specs: auto, NAME, NAME:ARG (rapl:package, nvml:1, csv:PATH), and a sum of sensors read
+over the same windows, NAME[:ARG]+NAME[:ARG] (nvml+rapl: boundary gpu+cpu-package).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ METERS: dict[str, str] = {
     "joulescope": "ecoscore.runners.meters.joulescope_meter:JoulescopeConfig",
     "csv": "ecoscore.runners.meters.csv_log:CsvLogConfig",
     "estimate": "ecoscore.runners.meters.codecarbon_estimate:EstimateConfig",
+    "sum": "ecoscore.runners.meters.composite:SumConfig",
 }
 #: The meter used when no sensor can be read: an ESTIMATE, labelled as such.
 FALLBACK = "estimate"
@@ -84,15 +86,44 @@ def make_meter(
 
     ``boundary`` declares where an external instrument (joulescope, csv) is wired.
     """
+    parts = split_sum(spec)
+    if len(parts) > 1:
+        from ecoscore.runners.meters.composite import SumConfig
+
+        for p in parts:
+            _known(p.partition(":")[0].lower(), spec)
+        config = SumConfig.from_parts(parts, device, boundary)
+        try:
+            return config.build(), None
+        except SensorPermissionError as e:  # no estimate stands in for a part of a sum
+            raise MeterError(f"--meter {spec}: a part cannot be read: {e}") from None
     name, sep, arg = spec.strip().partition(":")
     name = name.lower()
     if name == "auto":
         return _auto(device)
+    _known(name, spec)
+    if name == "sum":
+        raise MeterSpecError(f"--meter {spec!r}: name the parts, e.g. --meter nvml+rapl")
+    config = config_class(name).from_spec(arg if sep else None, device, boundary)
+    return open_meter(config)
+
+
+def split_sum(spec: str) -> list[str]:
+    """The parts of a ``NAME[:ARG]+NAME[:ARG]`` spec. A ``+`` inside an argument
+    (``rapl:package+dram``) stays in it: a part starts only where a meter name does."""
+    parts: list[str] = []
+    for token in spec.strip().split("+"):
+        if parts and token.partition(":")[0].lower() not in METERS:
+            parts[-1] += "+" + token
+        else:
+            parts.append(token)
+    return parts
+
+
+def _known(name: str, spec: str) -> None:
     if name not in METERS:
         specs = ", ".join(["auto", *METERS])
         raise MeterSpecError(f"--meter {spec!r}: unknown meter {name!r}; choose one of: {specs}")
-    config = config_class(name).from_spec(arg if sep else None, device, boundary)
-    return open_meter(config)
 
 
 def open_meter(config: MeterConfig) -> tuple[Meter, str | None]:
@@ -143,7 +174,7 @@ def available_meters() -> list[MeterAvailability]:
     rows = []
     for name in METERS:
         ok, line = config_class(name).status()
-        spec = "csv:PATH" if name == "csv" else name
+        spec = {"csv": "csv:PATH", "sum": "METER+METER"}.get(name, name)
         kind = "ESTIMATED" if name == FALLBACK else "MEASURED"
         rows.append(MeterAvailability(spec, ok, kind, line))
     return rows
