@@ -251,7 +251,7 @@ class IdleBaseline(_Model):
 
 
 class IdleLevels(_Model):
-    """The two idle levels and the drift (docs/METHODOLOGY.md, "Idle").
+    """The two idle levels and the drift (docs/measuring.md, "Idle levels").
 
     ``device``: before the engine touched the device (for a GPU: no context of this process,
     and NVML's list of other compute processes); ``ready``: model loaded and warmed up,

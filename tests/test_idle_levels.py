@@ -100,3 +100,31 @@ def test_a_context_step_gives_device_idle_ready_idle_and_attributable(tmp_path: 
             )
             # net (today's "incremental"): above the ready idle, near zero for a sleeping engine
             assert abs(w.net_energy_j) < 0.06 * w.energy_j
+    # what `score` shows: the levels, and the energy above each, per inference
+    from ecoscore.commands.score import _level_lines
+    from ecoscore.grading.energy_levels import energy_levels
+
+    single = next(lv for lv in energy_levels(rec) if lv.scenario == "single_stream")
+    assert single.device_idle_w == levels.device.power_w
+    assert single.ready_idle_w == levels.ready.power_w
+    assert single.attributable_j is not None and single.ready_overhead_j is not None
+    assert single.ready_overhead_j == pytest.approx(single.attributable_j, rel=0.06)
+    lines = _level_lines(rec)
+    assert lines[0].startswith("  idle: device 72") and "ready 122" in lines[0]
+    assert "attributable" in lines[1] and "ready overhead" in lines[1]
+
+
+def test_an_incremental_figure_below_the_resolution_is_not_shown() -> None:
+    from ecoscore.grading.energy_levels import EnergyLevels
+
+    def levels(incremental: float | None, resolution: float | None) -> EnergyLevels:
+        return EnergyLevels(
+            "single_stream", 72.0, 122.0, 121.0, 0.026, 0.0106, 0.0103, incremental, resolution
+        )
+
+    assert not levels(0.0003, 0.012).incremental_shown  # 40x below the resolution
+    assert not levels(-0.0003, 0.012).incremental_shown
+    assert levels(0.02, 0.012).incremental_shown
+    assert levels(0.02, None).incremental_shown  # no periodic sensor: no resolution limit
+    assert not levels(None, 0.012).incremental_shown
+    assert levels(0.0003, 0.012).to_dict()["incremental_shown"] is False

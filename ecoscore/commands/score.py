@@ -72,6 +72,7 @@ def _detail_lines(
             f"interval {q(stat.ci_low, 'J')} to {q(stat.ci_high, 'J')} at "
             f"{ci_level_text(stat.ci_level)} confidence over {stat.n} repeat(s)"
         )
+    lines.extend(_level_lines(record))
     tag = "[no-interference] "
     seen = [b.removeprefix(tag) for b in grade.certification_blockers if b.startswith(tag)]
     if seen:
@@ -132,6 +133,45 @@ def _detail_lines(
     return lines
 
 
+def _level_lines(record: RunRecord) -> list[str]:
+    """The idle levels and the energy per inference above each (single-stream)."""
+    from ecoscore.grading.energy_levels import energy_levels
+    from ecoscore.grading.indicators import format_quantity as q
+
+    def w(value: float | None) -> str:
+        return "not measured" if value is None else f"{value:.4g} W"
+
+    def j(value: float) -> str:  # rounding noise of a subtraction is a zero
+        return "0 J" if abs(value) <= 1e-9 * abs(lv.gross_j or 0.0) else q(value, "J")
+
+    single = [lv for lv in energy_levels(record) if lv.scenario == "single_stream"]
+    if not single:
+        return []
+    lv = single[0]
+    after = f" / {w(lv.ready_idle_after_w)} after" if lv.ready_idle_after_w is not None else ""
+    lines = [
+        f"  idle: device {w(lv.device_idle_w)} (before the engine touched it), ready "
+        f"{w(lv.ready_idle_w)} before the windows{after}"
+    ]
+    parts = []
+    if lv.attributable_j is not None:
+        parts.append(f"attributable {j(lv.attributable_j)} (above the device idle)")
+    if lv.ready_overhead_j is not None:
+        parts.append(f"ready overhead {j(lv.ready_overhead_j)}")
+    if lv.incremental_j is not None:
+        if lv.incremental_shown:
+            parts.append(f"incremental {j(lv.incremental_j)} (above the ready idle)")
+        else:
+            parts.append(
+                f"incremental below the meter's resolution of {q(lv.resolution_j or 0, 'J')}: "
+                "not shown"
+            )
+    if parts:
+        kind = " (ESTIMATED)" if record.meter.measurement == "ESTIMATED" else ""
+        lines.append(f"  per inference, single-stream medians{kind}: " + "; ".join(parts))
+    return lines
+
+
 def score(
     records: Annotated[list[Path], typer.Argument(help="Run record JSON files.", exists=False)],
     json_out: Annotated[
@@ -158,6 +198,7 @@ def score(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Grade run records on a versioned scale and show the indicators beside the grade."""
+    from ecoscore.grading.energy_levels import energy_levels
     from ecoscore.grading.grade import grade_record
     from ecoscore.grading.indicators import compute_indicators
     from ecoscore.record import load_record
@@ -191,8 +232,11 @@ def score(
                     "rank": rk or None,
                     "indicators": i.to_dict(),
                     "published": pos.to_dict() if pos is not None else None,
+                    "energy_levels": [lv.to_dict() for lv in energy_levels(r)],
                 }
-                for p, g, i, rk, pos in zip(records, grades, inds, ranks, placed, strict=True)
+                for p, r, g, i, rk, pos in zip(
+                    records, loaded, grades, inds, ranks, placed, strict=True
+                )
             ],
         }
         from ecoscore.reports.safe_text import terminal_json
