@@ -35,6 +35,19 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def parse_threads(text: str) -> int | str:
+    """``--threads``: ``auto`` (``runners.tuning``) or a count of at least 1."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"--threads {text!r}: give a thread count of at least 1, or auto")
+    return value
+
+
 def run(
     workload: Annotated[
         list[str] | None,
@@ -78,7 +91,19 @@ def run(
         typer.Option(help="fp32, fp16 or bf16 (torch on CUDA); fp16/int8 for tensorrt."),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="CPU threads for the engine (default: all cores).")
+        str | None,
+        typer.Option(
+            help="CPU threads for the engine: a count, or auto (the default on the CPU: the "
+            "simple settings are tried during each scenario's warm-up and the best kept; "
+            "docs/measuring.md).",
+        ),
+    ] = None,
+    spinning: Annotated[
+        bool | None,
+        typer.Option(
+            "--spinning/--no-spinning",
+            help="onnxruntime: let idle threads spin (default: chosen with --threads auto).",
+        ),
     ] = None,
     channels_last: Annotated[bool, typer.Option(help="torch CUDA: channels-last inputs.")] = False,
     compile: Annotated[bool, typer.Option(help="torch CUDA: torch.compile the model.")] = False,
@@ -130,7 +155,8 @@ def run(
     settings = parse_settings(list(setting or []))
     given = {
         "precision": precision,
-        "threads": threads,
+        "threads": parse_threads(threads) if threads is not None else None,
+        "spinning": spinning,
         "channels_last": channels_last or None,
         "compile": compile or None,
         "cuda_graph": cuda_graph or None,
