@@ -248,3 +248,34 @@ def test_origin_and_auto_defaults():
         "threads": "auto",
         "spinning": "auto",
     }
+
+
+def _tuned_record(tuning: Tuning, ran: dict[str, Any] | None = None):
+    from tests.record_factory import make_record
+
+    rec = make_record()
+    config = {"engine": "threads-fake", **(ran or tuning.chosen)}
+    scenarios = [
+        s.model_copy(update={"tuning": tuning, "engine_config": config}) for s in rec.scenarios
+    ]
+    return rec.model_copy(update={"scenarios": scenarios}).with_id()
+
+
+def _rule_findings(rec) -> list[str]:
+    from ecoscore.checks import check_record
+
+    return [
+        f.message for f in check_record(rec).findings if f.rule == "settings-chosen-as-recorded"
+    ]
+
+
+def test_trust_rule_accepts_a_tuned_record_and_catches_a_choice_that_is_not_the_best():
+    tuning, _ = tune(None)
+    assert _rule_findings(_tuned_record(tuning)) == []
+    worse = tuning.model_copy(update={"chosen": {"threads": 1, "spinning": True}})
+    (msg, *_) = _rule_findings(_tuned_record(worse))
+    assert "has latency_p50_s 2.4e-05, but a setting tried had 2e-05" in msg
+    untried = tuning.model_copy(update={"chosen": {"threads": 7, "spinning": True}})
+    assert "is not among those measured" in _rule_findings(_tuned_record(untried))[0]
+    ran_other = _tuned_record(tuning, ran={"threads": 1, "spinning": True})
+    assert "ran with {'threads': 1, 'spinning': True}" in _rule_findings(ran_other)[0]
