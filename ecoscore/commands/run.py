@@ -1,6 +1,10 @@
 """``ecoscore run``: measure models on workloads and write one run record per run. The
 summary ends with each record's provisional grade (graded here, before anyone verified it)
-and the command that gives the full score."""
+and the command that gives the full score.
+
+The progress display is redrawn only when the run reports a step or a finished window
+(``auto_refresh=False``): no display thread takes CPU time or the interpreter lock from the
+engine during a measured window."""
 
 from __future__ import annotations
 
@@ -215,6 +219,7 @@ def run_session(opts: Any) -> list[Path]:
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
+                auto_refresh=False,  # no redraw thread competing with the engine in a window
             ) as bar:
                 for plan in plans:
                     name = plan.workload.info.name
@@ -222,9 +227,11 @@ def run_session(opts: Any) -> list[Path]:
 
                     def step(msg: str, task: int = task, name: str = name) -> None:
                         bar.update(task, description=f"{name}: {msg}", completed=0, total=None)
+                        bar.refresh()
 
                     def progress(n: int, total: int, task: int = task) -> None:
                         bar.update(task, completed=n, total=total)
+                        bar.refresh()
 
                     def on_engine(engine: Any) -> None:
                         if engine.fallback_reason:
