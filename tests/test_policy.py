@@ -182,6 +182,7 @@ def test_a_policy_fixes_how_engine_settings_were_set(tmp_path, lab):
         v["user2.zip"].reasons
     )
     assert (
-        f"{tag}: offline ran with 2 engine thread(s); the policy needs 1" in v["user2.zip"].reasons
+        f"{tag}: single_stream ran with 2 engine thread(s); the policy needs 1"
+        in v["user2.zip"].reasons
     )
     assert any("engine settings not recorded" in r for r in v["untuned.zip"].reasons)
