@@ -131,6 +131,7 @@ def test_harness_threads_cost(benchmark, default_engine, tmp_path, monkeypatch, 
     report(TITLE, f"display {display}: p50 ratio", f"{p50:.4f}")
     report(TITLE, f"display {display}: time per query ratio", f"{per_query:.4f}")
     report(TITLE, "bare p50", f"{median(bare_p50) / 1e3:.2f} us")
+    report(TITLE, "rapl poll period", f"{meter.poll_period_s:g} s")
     if display == "between windows":
         assert p50 < LIMIT
         assert per_query < LIMIT
