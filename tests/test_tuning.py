@@ -279,3 +279,101 @@ def test_trust_rule_accepts_a_tuned_record_and_catches_a_choice_that_is_not_the_
     assert "is not among those measured" in _rule_findings(_tuned_record(untried))[0]
     ran_other = _tuned_record(tuning, ran={"threads": 1, "spinning": True})
     assert "ran with {'threads': 1, 'spinning': True}" in _rule_findings(ran_other)[0]
+
+
+# -- end to end: `ecoscore run` and `ecoscore reproduce` on a real onnxruntime model ------
+
+
+@pytest.fixture
+def no_sensors(tmp_path, monkeypatch):
+    """A machine with no energy sensor: an empty /sys, the real /proc/stat."""
+    root = tmp_path / "sysroot"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc" / "stat").symlink_to("/proc/stat")
+    (root / "proc" / "cpuinfo").symlink_to("/proc/cpuinfo")
+    monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(root))
+    return root
+
+
+def _run(tmp_path, name: str, *args: str):
+    from typer.testing import CliRunner
+
+    from ecoscore.cli import app
+    from ecoscore.record import load_record
+    from tests.onnx_models import linear_classifier
+
+    model = linear_classifier(tmp_path / "my.onnx")
+    out = tmp_path / name
+    res = CliRunner().invoke(
+        app,
+        ["run", "-w", "vision-digits", "--model", str(model), "--quick", "--repeats", "1",
+         "--out", str(out), *args],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (path,) = sorted((out / "runs").glob("*.json"))
+    return load_record(path), path
+
+
+def test_run_tunes_each_scenario_by_default_and_reproduce_fixes_the_choice(
+    tmp_path, no_sensors, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from ecoscore.checks import check_record
+    from ecoscore.cli import app
+    from ecoscore.record import load_record
+    from ecoscore.runners.engines.base import machine_cpus
+
+    rec, path = _run(tmp_path, "auto")
+    cpus = machine_cpus()
+    expected = candidates({"threads": thread_counts(cpus), "spinning": [True, False]})
+    for s in rec.scenarios:
+        t = s.tuning
+        assert t is not None and t.mode == "auto" and t.rounds == 1  # quick: one pass
+        assert [tr.settings for tr in t.trials] == expected
+        assert all(tr.failed is None and tr.queries >= 5 for tr in t.trials)
+        assert t.criterion == (CRITERION_LATENCY if s.name == "single_stream" else CRITERION_TIME)
+        assert t.budget_s == pytest.approx(0.4)  # 2 x the quick warm-up
+        assert {k: s.engine_config[k] for k in t.chosen} == t.chosen
+    assert "settings-chosen-as-recorded" not in check_record(rec).failed_rules()
+    assert rec.engine.config["threads"] == cpus  # the quality pass ran at the defaults
+
+    # reproduce runs each scenario with the recorded choice, as user-chosen
+    out = tmp_path / "again"
+    model = tmp_path / "my.onnx"
+    res = CliRunner().invoke(
+        app, ["reproduce", str(path), "--model", str(model), "--out", str(out)]
+    )
+    assert res.exit_code in (0, 6), res.output
+    (again,) = sorted((out / "runs").glob("*.json"))
+    rep = load_record(again)
+    for s, original in zip(rep.scenarios, rec.scenarios, strict=True):
+        assert s.tuning.mode == "user-chosen" and s.tuning.trials == []
+        assert s.tuning.chosen == original.tuning.chosen
+
+
+def test_explicit_settings_are_used_as_given(tmp_path, no_sensors):
+    from ecoscore.runners.engines.base import machine_cpus
+
+    rec, _ = _run(tmp_path, "one", "--threads", "1")
+    for s in rec.scenarios:
+        assert s.tuning.mode == "user-chosen" and s.tuning.trials == []
+        assert s.tuning.origin == {"threads": "user-chosen", "spinning": "engine-default"}
+        assert s.engine_config["threads"] == 1 and s.engine_config["spinning"] is True
+    rec, _ = _run(tmp_path, "nospin", "--no-spinning")
+    for s in rec.scenarios:
+        assert s.tuning.mode == "auto"
+        assert s.tuning.origin == {"threads": "auto", "spinning": "user-chosen"}
+        assert [tr.settings for tr in s.tuning.trials] == [{"threads": n} for n in thread_counts(
+            machine_cpus())]  # fmt: skip
+        assert s.engine_config["spinning"] is False
+
+
+def test_threads_option_is_a_count_or_auto():
+    from ecoscore.commands.run import parse_threads
+    from ecoscore.errors import UsageError
+
+    assert parse_threads("auto") == "auto" and parse_threads("3") == 3
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(UsageError, match="a thread count of at least 1, or auto"):
+            parse_threads(bad)
