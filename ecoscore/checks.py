@@ -535,6 +535,45 @@ class SensorUpdatesObserved(Rule):
                     )
 
 
+class SettingsChosenAsRecorded(Rule):
+    name = "settings-chosen-as-recorded"
+    severity = "invalid"
+    description = (
+        "where a scenario's engine settings were tuned (--threads auto), the chosen setting "
+        "is one that was tried, the best of them by the recorded criterion, and the one the "
+        "scenario's engine config ran with"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        for s in ctx.record.scenarios:
+            t = s.tuning
+            if t is None:
+                continue
+            config = s.engine_config or {}
+            ran = {k: config.get(k) for k in t.chosen if k in config}
+            if ran and ran != t.chosen:
+                yield f"{s.name}: ran with {ran}, but the tuning chose {t.chosen}"
+            if t.mode != "auto":
+                continue
+            usable = [
+                tr
+                for tr in t.trials
+                if tr.failed is None and t.criterion and getattr(tr, t.criterion) is not None
+            ]
+            if not any(tr.settings == t.chosen for tr in usable):
+                yield f"{s.name}: the chosen setting {t.chosen} is not among those measured"
+                continue
+            assert t.criterion is not None
+            figure = {json.dumps(tr.settings, sort_keys=True): tr for tr in usable}
+            chosen = getattr(figure[json.dumps(t.chosen, sort_keys=True)], t.criterion)
+            best = min(getattr(tr, t.criterion) for tr in usable)
+            if chosen > best:
+                yield (
+                    f"{s.name}: the chosen setting {t.chosen} has {t.criterion} {chosen:.6g}, "
+                    f"but a setting tried had {best:.6g}"
+                )
+
+
 class NotRedirected(Rule):
     name = "not-redirected"
     severity = "not-certifiable"
@@ -651,6 +690,7 @@ RULES: tuple[Rule, ...] = (
     FullRun(),
     ValidWindows(),
     SensorUpdatesObserved(),
+    SettingsChosenAsRecorded(),
     NotRedirected(),
     NoInterference(),
     AssuranceDerived(),

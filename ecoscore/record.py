@@ -209,6 +209,55 @@ class Latency(_Model):
     count: int
 
 
+class TuningTrial(_Model):
+    """One engine setting tried during a scenario's warm-up (``runners.tuning``): what it
+    was, what it measured, or why it could not be measured."""
+
+    settings: dict[str, Any]
+    queries: int = 0
+    inferences: int = 0
+    seconds: float = 0.0
+    #: Median time of one query at the scenario's batch size.
+    latency_p50_s: float | None = None
+    #: Measured seconds over inferences (the inverse of the throughput).
+    time_per_inference_s: float | None = None
+    #: Gross energy per inference at the meter's boundary (MEASURED meters only).
+    energy_per_inference_j: float | None = None
+    #: Sensor updates the meter observed over the trial's slots (MEASURED meters only).
+    sensor_updates: int | None = None
+    #: Why the setting could not be measured (refused by the engine, time bound reached).
+    failed: str | None = None
+
+
+class Tuning(_Model):
+    """How a scenario's engine settings were chosen (``runners.tuning``, docs/measuring.md).
+
+    ``mode``: ``auto`` (the settings in ``tuned`` were tried during warm-up and the best by
+    ``criterion`` was kept), ``user-chosen`` (given on the command line, in a campaign or by
+    ``reproduce``: used as given, nothing tried) or ``engine-default`` (left to the engine,
+    as a library caller may). ``origin`` says the same per setting."""
+
+    mode: Literal["auto", "user-chosen", "engine-default"]
+    origin: dict[str, Literal["auto", "user-chosen", "engine-default"]] = Field(
+        default_factory=dict
+    )
+    chosen: dict[str, Any]
+    #: ``energy_per_inference_j`` (a MEASURED meter whose sensor updated often enough in
+    #: every trial), else ``latency_p50_s`` (single-stream) or ``time_per_inference_s``
+    #: (offline); None when nothing was tried.
+    criterion: Literal["energy_per_inference_j", "latency_p50_s", "time_per_inference_s"] | None = (
+        None
+    )
+    criterion_reason: str | None = None
+    trials: list[TuningTrial] = Field(default_factory=list)
+    #: Trials per setting, interleaved (round-robin over the settings).
+    rounds: int = 0
+    #: Measuring time allowed (derived from the warm-up time) and wall time spent in all
+    #: (measuring plus switching settings, e.g. new onnxruntime sessions).
+    budget_s: float = 0.0
+    spent_s: float = 0.0
+
+
 class ScenarioResult(_Model):
     name: Literal["single_stream", "offline"]
     batch_size: int
@@ -232,7 +281,7 @@ class ScenarioResult(_Model):
     #: chosen per scenario); None: the record's engine config.
     engine_config: dict[str, Any] | None = None
     #: Every engine setting tried for this scenario and the one chosen (see runners.tuning).
-    tuning: dict[str, Any] | None = None
+    tuning: Tuning | None = None
     #: Why the batch size differs from the workload's (e.g. a model exported with a fixed
     #: batch of 1 runs the offline scenario at batch 1); None when it does not.
     batch_note: str | None = None

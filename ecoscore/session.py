@@ -123,10 +123,12 @@ def file_workload(opts: RunOptions) -> Workload:
 
 
 def _plan(wl: Workload, opts: RunOptions) -> Plan:
-    from ecoscore.runners.engines.registry import engine_config
+    from ecoscore.runners.engines.registry import config_class, engine_config
+    from ecoscore.runners.tuning import auto_settings
 
     rm = resolve_model(wl, opts)
-    config = engine_config(rm.engine, device=opts.device, **opts.engine_settings)
+    given = auto_settings(config_class(rm.engine), opts.device, opts.engine_settings)
+    config = engine_config(rm.engine, device=opts.device, **given)
     return Plan(wl, rm, config)
 
 

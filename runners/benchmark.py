@@ -16,8 +16,9 @@ never finishes ends the run with one line, and no record.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,8 @@ from ecoscore.runners.record_builder import (
     model_ref,
     workload_ref,
 )
+from ecoscore.runners.tuning import ROUNDS as TUNING_ROUNDS
+from ecoscore.runners.tuning import Tuner, fixed_tuning, search_space, tuning_budget_s
 from ecoscore.runners.watchdog import Watchdog
 
 #: Seed of the run itself (query order is deterministic; recorded for provenance).
@@ -79,6 +82,9 @@ class RunRequest:
     #: Time limits in seconds (None: derived from the workload's defaults, ``time_limits``).
     quality_time_limit_s: float | None = None
     window_time_limit_s: float | None = None
+    #: Per scenario, tunable engine settings to run with as given (``reproduce`` passes a
+    #: record's chosen settings); other scenarios follow ``engine_config``.
+    scenario_engine: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 Step = Callable[[str], None]
@@ -350,11 +356,14 @@ def run_benchmark(
             probe = InterferenceProbe(
                 int(where.partition(":")[2] or 0) if where.startswith("cuda") else None
             )
+            config_doc = engine.config.model_dump(mode="json")  # as loaded (quality pass)
             raws = []
+            chosen: dict[str, dict[str, object]] = {}
             for name in req.scenarios:
                 s = settings[name]
                 say(f"{name} (batch {s.batch_size})")
                 batches = _batches(engine, x, s.batch_size)
+                chosen[name] = _scenario_settings(req, engine, batches, s, dog, limits.window_s)
                 raws.append(
                     measure_windows(
                         engine, req.meter, batches, s, progress, probe, dog, limits.window_s
@@ -362,7 +371,6 @@ def run_benchmark(
                 )
             say("ready idle (after the windows)")
             after = measure_idle_at(req.meter, idle_s)
-        config_doc = engine.config.model_dump(mode="json")
         params = (
             model.parameter_count if model.parameter_count is not None else (engine.parameter_count)
         )
@@ -382,6 +390,7 @@ def run_benchmark(
             idle,
             incremental_resolution_j=_resolution(raw, before.baseline.power_w),
             batch_note=batch_note if raw.settings.name == "offline" else None,
+            **chosen[raw.settings.name],
         )
         for raw in raws
     ]
@@ -423,6 +432,40 @@ def run_benchmark(
         provenance=make_provenance(started, {"run": RUN_SEED, "workload": info.seed}, req.notes),
     )
     return record.with_id()
+
+
+def _scenario_settings(
+    req: RunRequest,
+    engine: Engine,
+    batches: list,
+    s: ScenarioSettings,
+    dog: Watchdog,
+    limit_s: float,
+) -> dict[str, object]:
+    """Put the engine at this scenario's settings: the fixed ones ``req.scenario_engine``
+    gives (reproduce), else the best of the ``"auto"`` candidates tried now
+    (``runners.tuning``), else the config's. Returns the scenario's ``engine_config`` and
+    ``tuning`` for the record."""
+    fixed = req.scenario_engine.get(s.name)
+    if fixed is not None:
+        if any(getattr(engine.config, k) != v for k, v in fixed.items()):
+            engine.apply_settings(**fixed)
+        tuning = fixed_tuning(engine, req.engine_config.model_copy(update=fixed))
+    elif search_space(req.engine_config):
+        tuner = Tuner(
+            engine,
+            req.engine_config,
+            req.meter,
+            tuning_budget_s(s.warmup_s),
+            rounds=1 if s.quick else TUNING_ROUNDS,
+        )
+        with dog.phase(f"the {s.name} tuning", limit_s, "--window-time-limit"):
+            tuning = tuner.run(batches, s.batch_size, s.name)
+    else:
+        tuning = fixed_tuning(engine, req.engine_config)
+    if tuning is None:
+        return {}
+    return {"engine_config": engine.config.model_dump(mode="json"), "tuning": tuning}
 
 
 def _resolution(raw: RawScenario, ready_w: float) -> float | None:

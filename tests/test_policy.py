@@ -144,3 +144,45 @@ def test_signature_required_by_default_only_when_keys_are_listed(tmp_path):
     path.write_text("[policy]\n")
     p = load_policy(path)
     assert not p.require_signature and p.measured_only and not p.allow_quick
+
+
+def test_a_policy_fixes_how_engine_settings_were_set(tmp_path, lab):
+    from ecoscore.record import Tuning, TuningTrial
+
+    key, policy_path = lab
+    text = policy_path.read_text().replace(
+        "allow_quick = false", 'allow_quick = false\nengine_settings = "auto"\nthreads = 1'
+    )
+    policy_path.write_text(text)
+
+    def with_settings(rec: RunRecord, mode: str, threads: int) -> RunRecord:
+        chosen = {"threads": threads}
+        trials = [TuningTrial(settings=chosen, queries=9, latency_p50_s=1e-5)]
+        tuning = Tuning(mode=mode, chosen=chosen, trials=trials if mode == "auto" else [],
+                        criterion="latency_p50_s" if mode == "auto" else None)  # fmt: skip
+        config = {"engine": "onnxruntime", "threads": threads}
+        scenarios = [
+            s.model_copy(update={"tuning": tuning, "engine_config": config}) for s in rec.scenarios
+        ]
+        return rec.model_copy(update={"scenarios": scenarios}).with_id()
+
+    base = make_record(energy_per_inference_j=8e-5 * K)
+    auto_1 = with_settings(base, "auto", 1)
+    user_2 = with_settings(make_record(energy_per_inference_j=8e-5 * K, model_name="u"),
+                           "user-chosen", 2)  # fmt: skip
+    subs = [
+        submit(tmp_path, "auto1", [sign_record(auto_1, key)], "sme", key),
+        submit(tmp_path, "user2", [sign_record(user_2, key)], "sme", key),
+        submit(tmp_path, "untuned", [sign_record(make_record(model_name="o"), key)], "micro", key),
+    ]
+    v = verdicts_for(subs, policy_path)
+    assert v["auto1.zip"].passed, v["auto1.zip"].reasons
+    tag = f"u on vision-digits ({user_2.record_id[:12]})"
+    assert f"{tag}: single_stream engine settings user-chosen; the policy needs auto" in (
+        v["user2.zip"].reasons
+    )
+    assert (
+        f"{tag}: single_stream ran with 2 engine thread(s); the policy needs 1"
+        in v["user2.zip"].reasons
+    )
+    assert any("engine settings not recorded" in r for r in v["untuned.zip"].reasons)

@@ -72,6 +72,7 @@ def reproduce(
         requested = f"{mc.meter} (from the record)"
     if fallback:
         warn(f"meter: {fallback}")
+    scenario_notes: list[str] = []
     m.start()
     try:
         new, report = replicate(
@@ -82,9 +83,12 @@ def reproduce(
             describe_device(config.device),
             requested,
             quick=quick,
+            notes=scenario_notes,
         )
     finally:
         m.close()
+    for note in scenario_notes:
+        warn(note)
     path = save_record(new, out)
     for line in report.lines():
         say(line)

@@ -1,6 +1,10 @@
 """``ecoscore run``: measure models on workloads and write one run record per run. The
 summary ends with each record's provisional grade (graded here, before anyone verified it)
-and the command that gives the full score."""
+and the command that gives the full score.
+
+The progress display is redrawn only when the run reports a step or a finished window
+(``auto_refresh=False``): no display thread takes CPU time or the interpreter lock from the
+engine during a measured window."""
 
 from __future__ import annotations
 
@@ -33,6 +37,19 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
         except ValueError:
             out[key.strip()] = value
     return out
+
+
+def parse_threads(text: str) -> int | str:
+    """``--threads``: ``auto`` (``runners.tuning``) or a count of at least 1."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"--threads {text!r}: give a thread count of at least 1, or auto")
+    return value
 
 
 def run(
@@ -78,7 +95,19 @@ def run(
         typer.Option(help="fp32, fp16 or bf16 (torch on CUDA); fp16/int8 for tensorrt."),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="CPU threads for the engine (default: all cores).")
+        str | None,
+        typer.Option(
+            help="CPU threads for the engine: a count, or auto (the default on the CPU: the "
+            "simple settings are tried during each scenario's warm-up and the best kept; "
+            "docs/measuring.md).",
+        ),
+    ] = None,
+    spinning: Annotated[
+        bool | None,
+        typer.Option(
+            "--spinning/--no-spinning",
+            help="onnxruntime: let idle threads spin (default: chosen with --threads auto).",
+        ),
     ] = None,
     channels_last: Annotated[bool, typer.Option(help="torch CUDA: channels-last inputs.")] = False,
     compile: Annotated[bool, typer.Option(help="torch CUDA: torch.compile the model.")] = False,
@@ -130,7 +159,8 @@ def run(
     settings = parse_settings(list(setting or []))
     given = {
         "precision": precision,
-        "threads": threads,
+        "threads": parse_threads(threads) if threads is not None else None,
+        "spinning": spinning,
         "channels_last": channels_last or None,
         "compile": compile or None,
         "cuda_graph": cuda_graph or None,
@@ -189,6 +219,7 @@ def run_session(opts: Any) -> list[Path]:
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
+                auto_refresh=False,  # no redraw thread competing with the engine in a window
             ) as bar:
                 for plan in plans:
                     name = plan.workload.info.name
@@ -196,9 +227,11 @@ def run_session(opts: Any) -> list[Path]:
 
                     def step(msg: str, task: int = task, name: str = name) -> None:
                         bar.update(task, description=f"{name}: {msg}", completed=0, total=None)
+                        bar.refresh()
 
                     def progress(n: int, total: int, task: int = task) -> None:
                         bar.update(task, completed=n, total=total)
+                        bar.refresh()
 
                     def on_engine(engine: Any) -> None:
                         if engine.fallback_reason:

@@ -23,6 +23,7 @@ from ecoscore.errors import InputError, OutputError
 from ecoscore.files import toml_model
 from ecoscore.grading.scale import CLASSES, DEFAULT_SCALE_VERSION
 from ecoscore.jury.compare import Comparison, Entry, Row
+from ecoscore.jury.summary import RecordSummary
 from ecoscore.jury.trust import TrustedKey, TrustedKeys
 
 Grade = Literal["A", "B", "C", "D", "E"]
@@ -59,6 +60,11 @@ class PolicyRules(BaseModel):
     require_certifiable: StrictBool = True
     default_category: str | None = None
     min_grade: dict[str, Grade] = Field(default_factory=dict)
+    #: How every scenario's engine thread settings must have been set: "any", "auto" (tried
+    #: and chosen by ecoscore, --threads auto) or "user-chosen" (docs/measuring.md).
+    engine_settings: Literal["any", "auto", "user-chosen"] = "any"
+    #: Every scenario ran with exactly this many engine threads (None: any).
+    threads: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _default_category_is_known(self) -> PolicyRules:
@@ -116,6 +122,14 @@ require_certifiable = true
 # are set).
 default_category = "sme"
 
+# How every scenario's engine thread settings were set: "any", "auto" (tried during
+# warm-up and chosen by ecoscore: `ecoscore run`'s default on the CPU) or "user-chosen"
+# (--threads N). docs/measuring.md, "Engine settings". Default: "any".
+engine_settings = "any"
+
+# Every scenario ran with exactly this many engine threads. Default: any.
+# threads = 1
+
 # Minimum grade (A best ... E) per applicant category. Empty: any grade passes.
 [policy.min_grade]
 micro = "C"
@@ -153,6 +167,8 @@ class Policy:
     default_category: str | None
     min_grade: dict[str, str]
     trusted: TrustedKeys
+    engine_settings: str = "any"
+    threads: int | None = None
 
 
 @dataclass
@@ -198,6 +214,8 @@ def load_policy(path: Path) -> Policy:
         require_certifiable=rules.require_certifiable,
         default_category=rules.default_category,
         min_grade=dict(rules.min_grade),
+        engine_settings=rules.engine_settings,
+        threads=rules.threads,
         trusted=trusted,
     )
 
@@ -247,7 +265,28 @@ def _record_reasons(row: Row, policy: Policy, category: str | None) -> list[str]
             f"{tag}: device {rec.device.name!r} is not reference hardware "
             f"({', '.join(policy.reference_hardware)})"
         )
+    out.extend(_settings_reasons(rec, policy, tag))
     out.extend(_grade_reasons(row, policy, category, tag))
+    return out
+
+
+def _settings_reasons(rec: RecordSummary, policy: Policy, tag: str) -> list[str]:
+    """The policy's ``engine_settings`` and ``threads``, scenario by scenario (a scenario
+    without its own config ran with the record's engine config; without a tuning record,
+    how its settings were set is not recorded)."""
+    out: list[str] = []
+    for s in rec.scenarios:
+        mode = s.settings_mode
+        if policy.engine_settings != "any" and mode != policy.engine_settings:
+            out.append(
+                f"{tag}: {s.name} engine settings {mode or 'not recorded'}; the policy needs "
+                f"{policy.engine_settings}"
+            )
+        if policy.threads is not None and s.threads != policy.threads:
+            out.append(
+                f"{tag}: {s.name} ran with {s.threads} engine thread(s); the policy needs "
+                f"{policy.threads}"
+            )
     return out
 
 

@@ -9,6 +9,10 @@ allowed ratio widens with the spread of the repeats of both runs (ecoscore.gradi
 A quick replication (``reproduce --quick``, or the replication of a quick run) is a first
 look: its record says ``run.quick`` (inside its content hash) and its notes say so, and a
 comparison shows it but never counts it as a replication (ecoscore.jury.compare).
+
+The engine runs each scenario with the settings the record chose for it (``--threads
+auto``: ``scenario.tuning.chosen``), as given: a replication does not tune again, so that it
+measures the same configuration (docs/measuring.md, "Engine settings").
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ecoscore.benchmarks.base import Workload
 from ecoscore.errors import InputError
@@ -276,6 +281,33 @@ def engine_config(
     return config_from_record(doc, source, notes)
 
 
+def scenario_engine_settings(
+    record: RunRecord, notes: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per scenario, the tunable engine settings the record ran it with (``tuning.chosen``):
+    a replication runs them as given, user-chosen, instead of tuning again, so that it
+    measures the same configuration. Thread counts above this machine's logical CPUs are
+    capped to them (said in ``notes``)."""
+    from ecoscore.runners.engines.base import machine_cpus
+
+    cpus = machine_cpus()
+    out: dict[str, dict[str, Any]] = {}
+    for sc in record.scenarios:
+        if sc.tuning is None:
+            continue
+        chosen = dict(sc.tuning.chosen)
+        threads = chosen.get("threads")
+        if isinstance(threads, int) and not isinstance(threads, bool) and threads > cpus:
+            if notes is not None:
+                notes.append(
+                    f"{sc.name}: engine setting threads={threads} from the record capped to "
+                    f"this machine's {cpus} logical CPU(s)"
+                )
+            chosen["threads"] = cpus
+        out[sc.name] = chosen
+    return out
+
+
 def meter_config(record: RunRecord) -> MeterConfig:
     """The meter config that reproduces the recorded meter, under the rules of a config
     read from a record (``MeterConfig``): a meter this ecoscore does not have is refused,
@@ -333,6 +365,7 @@ def replicate(
     meter_requested: str | None = None,
     step: Callable[[str], None] | None = None,
     quick: bool = False,
+    notes: list[str] | None = None,
 ) -> tuple[RunRecord, ReplicationReport]:
     """Re-run ``original``'s workload with the given model file, engine and meter (same
     quick setting and repeats), then compare. ``quick``: a quick run whatever the original
@@ -362,6 +395,7 @@ def replicate(
         scenarios=scenarios,
         quality_time_limit_s=original.run.quality_time_limit_s,
         window_time_limit_s=original.run.window_time_limit_s,
+        scenario_engine=scenario_engine_settings(original, notes),
     )
     new = run_benchmark(req, step)
     return as_replication(original, new)

@@ -114,6 +114,10 @@ class ScenarioBrief:
     valid: bool
     energy_per_inference_j: StatBrief | None
     latency: LatencyBrief | None
+    #: How its engine thread settings were set (``Tuning.mode``; None: not recorded).
+    settings_mode: str | None = None
+    #: The engine threads it ran with (its own config, else the record's engine config).
+    threads: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +144,11 @@ def _stat(s: Stat | None) -> StatBrief | None:
     if s is None:
         return None
     return StatBrief(s.median, s.ci_low, s.ci_high, s.ci_level, s.cv, s.n)
+
+
+def _threads(config: dict | None) -> int | None:
+    value = (config or {}).get("threads")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def summarise(record: RunRecord) -> RecordSummary:
@@ -178,6 +187,8 @@ def summarise(record: RunRecord) -> RecordSummary:
                 s.valid,
                 _stat(s.energy_per_inference_j),
                 LatencyBrief(s.latency.p50_ms, s.latency.p90_ms) if s.latency else None,
+                s.tuning.mode if s.tuning is not None else None,
+                _threads(s.engine_config or e.config),
             )
             for s in record.scenarios
         ),

@@ -11,6 +11,9 @@ Rules the rest of the code relies on:
 - a call that does not return can be stopped from another thread (``abort``, when
   ``can_abort``), and the exceptions of the engine's own library are known
   (``libraries``): the watchdog (``ecoscore.runners.watchdog``) uses both;
+- ``threads`` (and an engine's other ``tunable`` settings) may be ``"auto"``: the engine
+  starts at its default, and the run chooses per scenario among simple settings
+  (``ecoscore.runners.tuning``), switching them with ``apply_settings``;
 - settings read from a record are validated against this machine
   (``EngineConfig.from_record``): thread counts are capped to its logical CPUs and
   settings that name a path (``path_settings``) are never taken from a record.
@@ -26,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
@@ -58,7 +61,9 @@ class EngineConfig(BaseModel):
     """The settings of one engine. Subclasses add their own fields and ``build``.
 
     ``threads`` is the number of CPU threads the engine may use (None: its default, resolved
-    when the engine is made; the record keeps the resolved value).
+    when the engine is made; the record keeps the resolved value; ``"auto"``: the engine
+    starts at its default and the run tries the simple settings per scenario and keeps the
+    best, ``ecoscore.runners.tuning``).
 
     ``output`` and ``layout`` are the model-interface choices a user declares (``ecoscore
     run --output NAME --layout NCHW``): which of the model's outputs to read, and the axes
@@ -80,11 +85,14 @@ class EngineConfig(BaseModel):
     thread_settings: ClassVar[tuple[str, ...]] = ("threads",)
     #: Settings that name a file or folder on the machine that made the config.
     path_settings: ClassVar[tuple[str, ...]] = ()
+    #: Settings that may be ``"auto"`` (tried during warm-up, ``ecoscore.runners.tuning``)
+    #: and that the engine changes on the fly with ``Engine.apply_settings``.
+    tunable: ClassVar[tuple[str, ...]] = ()
 
     engine: str
     device: str = "cpu"
     precision: str = "fp32"
-    threads: int | None = Field(default=None, ge=1)
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] | None = None
     output: str | None = None
     layout: Literal["NCHW", "NHWC"] | None = None
 
@@ -247,6 +255,12 @@ class Engine(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the model and its session."""
+
+    def apply_settings(self, **settings: Any) -> None:
+        """Run with these values of the config's ``tunable`` settings from now on (the model
+        stays loaded, its output choice kept; ``config`` says the settings in force).
+        Raise EngineError when a value is refused."""
+        raise EngineError(f"the {self.config.engine} engine cannot change {sorted(settings)}")
 
     def owns(self, e: BaseException) -> bool:
         """Whether ``e``, raised while running the model, is a failure of this engine's

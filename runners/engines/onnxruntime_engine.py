@@ -51,15 +51,18 @@ _ONNX_TYPES = {
 
 
 class OnnxRuntimeConfig(EngineConfig):
-    """``threads`` is the intra-op thread count (None: one per logical CPU)."""
+    """``threads`` is the intra-op thread count (None: one per logical CPU). ``threads`` and
+    ``spinning`` may be ``"auto"`` (chosen per scenario, ``ecoscore.runners.tuning``; the
+    engine starts at one thread per logical CPU, spinning on)."""
 
     formats: ClassVar[tuple[str, ...]] = ("onnx",)
     thread_settings: ClassVar[tuple[str, ...]] = ("threads", "inter_op_threads")
+    tunable: ClassVar[tuple[str, ...]] = ("threads", "spinning")
 
     engine: Literal["onnxruntime"] = "onnxruntime"
     precision: Literal["fp32"] = "fp32"
     inter_op_threads: int = Field(default=1, ge=1)
-    spinning: bool = True
+    spinning: bool | Literal["auto"] = True
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     #: GPU execution provider to use (default: the best this onnxruntime offers).
     provider: Literal["TensorrtExecutionProvider", "CUDAExecutionProvider"] | None = None
@@ -76,8 +79,9 @@ class OnnxRuntimeEngine(Engine):
         import onnxruntime as ort
 
         self._ort = ort
-        threads = config.threads or os.cpu_count() or 1
-        super().__init__(config.model_copy(update={"threads": threads}))
+        threads = config.threads if isinstance(config.threads, int) else os.cpu_count() or 1
+        spinning = config.spinning if isinstance(config.spinning, bool) else True
+        super().__init__(config.model_copy(update={"threads": threads, "spinning": spinning}))
         self.settings: OnnxRuntimeConfig = self.config  # type: ignore[assignment]
         self.providers = self._providers(config)
         self._sess: Any = None
@@ -106,8 +110,35 @@ class OnnxRuntimeEngine(Engine):
         return [("CPUExecutionProvider", {})]
 
     def load(self, path: Path, hints: LoadHints | None = None) -> None:
-        ort, c = self._ort, self.settings
         check_onnx_file(path)
+        self._sess = self._session(path)
+        inputs = self._sess.get_inputs()
+        if len(inputs) != 1:
+            raise EngineError(
+                f"{path}: the model has {len(inputs)} inputs; ecoscore workloads feed exactly one"
+            )
+        self._in_name = inputs[0].name
+        self._first_out = [self._sess.get_outputs()[0].name]
+        self._path, self._graph = Path(path), None
+        self.parameter_count = onnx_parameter_count(path)
+
+    def apply_settings(self, **settings: Any) -> None:
+        """New intra-op threads or spinning need a new session (its options are fixed when
+        it is made); the output chosen is kept."""
+        unknown = sorted(set(settings) - set(OnnxRuntimeConfig.tunable))
+        if unknown:
+            raise EngineError(f"onnxruntime cannot change {unknown} of a loaded model")
+        assert self._path is not None, "load() first"
+        previous = self.config
+        self.config = self.settings = previous.model_copy(update=settings)  # type: ignore[assignment]
+        try:
+            self._sess = self._session(self._path)
+        except EngineError:
+            self.config = self.settings = previous  # type: ignore[assignment]
+            raise
+
+    def _session(self, path: Path) -> Any:
+        ort, c = self._ort, self.settings
         so = ort.SessionOptions()
         so.intra_op_num_threads = c.threads or 1
         so.inter_op_num_threads = c.inter_op_threads
@@ -120,18 +151,9 @@ class OnnxRuntimeEngine(Engine):
         so.add_session_config_entry("session.inter_op.allow_spinning", spin)
         so.log_severity_level = 3
         try:
-            self._sess = ort.InferenceSession(str(path), so, providers=self.providers)
+            return ort.InferenceSession(str(path), so, providers=self.providers)
         except Exception as e:  # onnxruntime raises its own exception types
             raise EngineError(f"{path}: onnxruntime cannot load the model: {e}") from None
-        inputs = self._sess.get_inputs()
-        if len(inputs) != 1:
-            raise EngineError(
-                f"{path}: the model has {len(inputs)} inputs; ecoscore workloads feed exactly one"
-            )
-        self._in_name = inputs[0].name
-        self._first_out = [self._sess.get_outputs()[0].name]
-        self._path, self._graph = Path(path), None
-        self.parameter_count = onnx_parameter_count(path)
 
     def input_meta(self) -> InputMeta:
         i = self._sess.get_inputs()[0]

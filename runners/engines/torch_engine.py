@@ -37,6 +37,7 @@ class TorchConfig(EngineConfig):
     (fp16/bf16, channels-last, torch.compile, a CUDA graph at batch 1) apply on CUDA only."""
 
     formats: ClassVar[tuple[str, ...]] = ("pt2",)
+    tunable: ClassVar[tuple[str, ...]] = ("threads",)
 
     engine: Literal["torch"] = "torch"
     precision: Literal["fp32", "fp16", "bf16"] = "fp32"
@@ -72,7 +73,7 @@ class TorchEngine(Engine):
 
     def __init__(self, config: TorchConfig) -> None:
         self.torch = import_torch()
-        if config.threads:
+        if isinstance(config.threads, int):  # None or "auto": torch's default to start with
             self.torch.set_num_threads(config.threads)
         super().__init__(config.model_copy(update={"threads": self.torch.get_num_threads()}))
         self.settings: TorchConfig = self.config  # type: ignore[assignment]
@@ -97,6 +98,14 @@ class TorchEngine(Engine):
 
     def _after_load(self) -> None:
         pass
+
+    def apply_settings(self, **settings: Any) -> None:
+        """Intra-op threads change on the fly (``torch.set_num_threads``)."""
+        if set(settings) - {"threads"} or not isinstance(settings.get("threads"), int):
+            raise EngineError(f"torch can change only its thread count, not {settings}")
+        self.torch.set_num_threads(settings["threads"])
+        threads = self.torch.get_num_threads()
+        self.config = self.settings = self.settings.model_copy(update={"threads": threads})
 
     def input_meta(self) -> InputMeta:
         assert self._meta is not None, "load() first"
