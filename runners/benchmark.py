@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,6 +58,9 @@ from ecoscore.runners.record_builder import (
 )
 from ecoscore.runners.watchdog import Watchdog
 
+if TYPE_CHECKING:
+    from ecoscore.runners.paired import Pair, PairedModel
+
 #: Seed of the run itself (query order is deterministic; recorded for provenance).
 RUN_SEED = 0
 
@@ -79,6 +83,9 @@ class RunRequest:
     #: Time limits in seconds (None: derived from the workload's defaults, ``time_limits``).
     quality_time_limit_s: float | None = None
     window_time_limit_s: float | None = None
+    #: ``--paired``: the workload's reference model, measured beside the model
+    #: (runners/paired.py); None for an unpaired run.
+    paired: PairedModel | None = None
 
 
 Step = Callable[[str], None]
@@ -314,6 +321,7 @@ def run_benchmark(
     say("device idle (before the engine touches the device)")
     device = device_idle(req)
     engine = req.engine_config.build()
+    pair: Pair | None = None
     if on_engine is not None:
         on_engine(engine)
     try:
@@ -344,6 +352,10 @@ def run_benchmark(
                 eng_info, settings={**eng_info.settings, "model_interface": iface.describe()}
             )
 
+            if req.paired is not None:  # the reference beside the model: runners/paired.py
+                from ecoscore.runners.paired import open_pair
+
+                pair = open_pair(req, split, dog, limits.quality_s, say)
             say("ready idle (model loaded)")
             before = measure_idle_at(req.meter, idle_s)
             where = eng_info.device
@@ -355,10 +367,9 @@ def run_benchmark(
                 s = settings[name]
                 say(f"{name} (batch {s.batch_size})")
                 batches = _batches(engine, x, s.batch_size)
+                measure = pair.measure_windows if pair is not None else measure_windows
                 raws.append(
-                    measure_windows(
-                        engine, req.meter, batches, s, progress, probe, dog, limits.window_s
-                    )
+                    measure(engine, req.meter, batches, s, progress, probe, dog, limits.window_s)
                 )
             say("ready idle (after the windows)")
             after = measure_idle_at(req.meter, idle_s)
@@ -367,6 +378,8 @@ def run_benchmark(
             model.parameter_count if model.parameter_count is not None else (engine.parameter_count)
         )
     finally:
+        if pair is not None:
+            pair.close()
         engine.close()
 
     idle = IdleModel(
@@ -421,6 +434,11 @@ def run_benchmark(
             window_time_limit_s=limits.window_s,
         ),
         provenance=make_provenance(started, {"run": RUN_SEED, "workload": info.seed}, req.notes),
+        paired=(
+            pair.section(idle, scenarios, lambda raw: _resolution(raw, before.baseline.power_w))
+            if pair is not None
+            else None
+        ),
     )
     return record.with_id()
 

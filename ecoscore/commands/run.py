@@ -65,6 +65,13 @@ def run(
     baseline: Annotated[
         bool, typer.Option(help="Run the workload's non-neural baseline model instead.")
     ] = False,
+    paired: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure the workload's reference model, windows interleaved, and "
+            "record the model factor E_model / E_reference (the model grade)."
+        ),
+    ] = False,
     data: Annotated[
         Path | None,
         typer.Option(help="Data set folder/file for a user-data workload or a workload file."),
@@ -155,6 +162,7 @@ def run(
         engine_settings=settings,
         quality_time_limit_s=quality_time_limit,
         window_time_limit_s=window_time_limit,
+        paired=paired,
     )
     run_session(opts)
 
