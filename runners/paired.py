@@ -210,9 +210,9 @@ def measure_interleaved(
     duration = effective_duration(meter, first)
     min_ns = int(duration * 1e9)
     for arm in arms:
-        with watching(dog, arm.engine, arm.model):
-            with _phase(dog, f"the {arm.settings.name} warm-up{arm.tag}", time_limit_s):
-                pace = _warmup(arm.engine, arm.batches, arm.settings.warmup_s)
+        what = f"the {arm.settings.name} warm-up{arm.tag}"
+        with watching(dog, arm.engine, arm.model), _phase(dog, what, time_limit_s):
+            pace = _warmup(arm.engine, arm.batches, arm.settings.warmup_s)
         if arm.settings.name == "single_stream":
             arm.capacity = expected_queries(duration, pace, arm.settings.min_queries)
     for rep in range(first.repeats):
