@@ -292,6 +292,8 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
     for (_, path), grade in zip(records, grades, strict=True):
         say(f"record: {path}")
         say(f"  provisional grade: {provisional_text(grade)}")
+        if grade.model_grade is not None:
+            say(f"  model grade: {grade.model_grade.summary}")
     if records:
         paths = " ".join(shlex.quote(str(path)) for _, path in records)
         say(f"full score, class probabilities and indicators: ecoscore score {paths}")
