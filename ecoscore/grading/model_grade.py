@@ -15,12 +15,13 @@ Rules enforced here (docs/METHODOLOGY.md, "The model grade"):
 - what is graded is the single-stream factor (gross energy per inference, as the solution
   grade); the class is that of its median (a bound belongs to the lower, better class);
 - class probabilities come from the factor's confidence interval as for the solution
-  grade: ln(factor) normal around ln(median), sigma from the interval
-  (``ecoscore.grading.uncertainty.repeats_log_sigma``). The meter's stated uncertainty is
-  not added: both energies come from the same meter on the same device in the same
-  session, so its gain error cancels in the ratio (an error that depends on the workload,
-  as an estimate's can, does not: that is why an ESTIMATED factor gives a provisional
-  grade);
+  grade (model-based): ln(factor) normal around ln(median), sigma the quadratic sum of the
+  interval's (``ecoscore.grading.uncertainty.repeats_log_sigma``) and the between-run term
+  (``BETWEEN_RUN_LOG_SIGMA``: one session's pairs do not show how the factor moves from one
+  session to the next). The meter's stated uncertainty is not added: both energies come
+  from the same meter on the same device in the same session, so its gain error cancels
+  in the ratio (an error that depends on the workload, as an estimate's can, does not:
+  that is why an ESTIMATED factor gives a provisional grade);
 - eligibility is the solution grade's: reference data, no invalid rule, the quality gate
   of the installed workload; and both models' single-stream windows valid. An ESTIMATED
   factor gives a provisional grade (``A*``), never certifiable.
@@ -47,7 +48,11 @@ from ecoscore.grading.scale import (
     WorkloadScale,
     derive_upper_bounds,
 )
-from ecoscore.grading.uncertainty import class_probabilities, format_probabilities
+from ecoscore.grading.uncertainty import (
+    BETWEEN_RUN_LOG_SIGMA,
+    class_probabilities,
+    format_probabilities,
+)
 from ecoscore.grading.uncertainty import repeats_log_sigma as _repeats_log_sigma
 from ecoscore.record import RunRecord
 
@@ -231,7 +236,8 @@ def model_grade(
     sigma: float | None = None
     if reason is None and stat is not None:
         letter = table.class_of(stat.median)
-        sigma, _ = _repeats_log_sigma(stat)
+        within, _ = _repeats_log_sigma(stat)
+        sigma = math.hypot(within, BETWEEN_RUN_LOG_SIGMA)
         probs = class_probabilities(stat.median, sigma, table.classes)
     usable = stat is not None and math.isfinite(stat.median)
     return ModelGrade(
