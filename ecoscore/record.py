@@ -394,10 +394,13 @@ class RunRecord(_Model):
     assurance: Literal["self-measured", "self-reported", "estimated"] | None = None
     signature: Signature | None = None
 
-    @model_serializer(mode="wrap")
-    def _absent_when_unpaired(self, handler: SerializerFunctionWrapHandler) -> Any:
-        doc = handler(self)
-        if isinstance(doc, dict) and doc.get("paired", "") is None:
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """The record as a dict; ``paired`` is left out when there is none, so that a
+        record made without ``--paired`` keeps the content (and record_id) it had before
+        the section existed. (A wrap serializer would do the same, but pydantic then turns
+        NaN into None in JSON mode, and a non-finite number must fail loudly.)"""
+        doc = super().model_dump(**kwargs)
+        if doc.get("paired", "") is None:
             del doc["paired"]
         return doc
 

@@ -334,10 +334,24 @@ def test_a_paired_run_of_the_digits_baseline_against_the_cnn_gives_a_factor_belo
     assert check_record(rec).invalid == ()
     grade = grade_record(rec, load_scale())
     assert grade.model_grade is not None and grade.model_grade.provisional
-    assert grade.model_grade.mark.endswith("*") and grade.model_grade.letter in "AB"
+    assert grade.model_grade.mark.endswith("*") and grade.model_grade.letter is not None
     assert "model grade:" in res.output
     # score and verify read it back
     res = runner.invoke(app, ["score", str(path)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "model grade:" in res.output and "model factor E_model / E_reference" in res.output
     assert runner.invoke(app, ["verify", str(path)]).exit_code == 0
+
+
+def test_a_paired_record_with_a_non_finite_number_is_not_written(tmp_path) -> None:
+    from ecoscore.record import NonFiniteRecordError
+
+    rec = make_paired()
+    single = rec.paired.scenarios[0]
+    bad = single.model_copy(
+        update={"factor": single.factor.model_copy(update={"ci_high": math.inf})}
+    )
+    rec = rec.model_copy(update={"paired": rec.paired.model_copy(update={"scenarios": [bad]})})
+    with pytest.raises(NonFiniteRecordError, match=r"paired\.scenarios\.0\.factor\.ci_high"):
+        save_record(rec, tmp_path)
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())

@@ -274,7 +274,7 @@ def _methodology(comparison: Comparison) -> str:
         "and self-measured figures, ...) and the signatures check.</li>"
         "<li>Quick (smoke) runs are shown apart, never ranked and never on the Pareto front.</li>"
         "<li>A <em>model grade</em> (paired records, <code>ecoscore run --paired</code>) grades "
-        "the model factor E<sub>model</sub> / E<sub>reference</sub>: the model against the "
+        "the model factor <code>E_model / E_reference</code>: the model against the "
         "workload's reference model, measured on the same device in the same session, windows "
         "interleaved. Class C is centred on a factor of 1 (as frugal as the reference), each "
         "class spans a factor of &radic;10 (A: &le; 0.178, B: &le; 0.562, C: &le; 1.78, D: "
