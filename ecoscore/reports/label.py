@@ -54,6 +54,8 @@ CLASS_COLOURS = {
     "E": "#E63E11",
 }
 CLASS_TEXT = {"A": "white", "B": "white", "C": "#1A1A1A", "D": "white", "E": "white"}
+#: The model-grade badge's small text: dark where white would be faint at 300 x 400 px.
+BADGE_TEXT = {"A": "white", "B": "#1A1A1A", "C": "#1A1A1A", "D": "#1A1A1A", "E": "white"}
 INK = "#1A1A1A"
 MUTED = "#555555"
 HEADER = "#0B3D2E"
@@ -460,9 +462,9 @@ def _draw_model_grade(ax: Any, content: LabelContent, text: Any, field: Any, y: 
     text(12, y, "Model grade", 7, color=MUTED)
     ax.add_patch(
         FancyBboxPatch(
-            (99, y - 5.5),
-            22,
-            11,
+            (98, y - 6),
+            24,
+            12,
             boxstyle="round,pad=0,rounding_size=2",
             facecolor=CLASS_COLOURS[letter] if letter else "#DDDDDD",
             edgecolor=INK,
@@ -471,9 +473,9 @@ def _draw_model_grade(ax: Any, content: LabelContent, text: Any, field: Any, y: 
             clip_on=False,
         )
     )
-    colour = CLASS_TEXT[letter] if letter else INK
-    field(110, y, "label-model-grade", 8, weight="bold", ha="center", color=colour)
-    field(125, y, "label-model-factor", 6.5)
+    colour = BADGE_TEXT[letter] if letter else INK
+    field(110, y, "label-model-grade", 8.5, weight="bold", ha="center", color=colour)
+    field(126, y, "label-model-factor", 6.5)
 
 
 def _draw_bars(ax: Any, content: LabelContent, text: Any, field: Any) -> None:
