@@ -25,6 +25,7 @@ record that violates each rule.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from abc import ABC, abstractmethod
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
-from ecoscore.record import RunRecord, Stat
+from ecoscore.record import RunRecord, ScenarioResult, Stat
 
 Severity = Literal["invalid", "not-certifiable"]
 ASSURANCE_LEVELS = ("estimated", "self-reported", "self-measured", "lab-replicated")
@@ -306,6 +307,84 @@ def _stat_problems(label: str, stat: Stat | None, values: list[float]) -> Iterat
         yield f"{label}.n {stat.n} is not the {want.n} windows it summarises"
 
 
+def scenario_problems(rec: RunRecord, s: ScenarioResult, where: str) -> Iterator[str]:
+    """What is wrong with one scenario of ``rec`` (the model's, or the paired reference's):
+    its windows against the record's idle levels, and every summary against its windows."""
+    idle_w = rec.idle.power_w
+    levels = rec.idle_levels
+    device_w = levels.device.power_w if levels and levels.device and levels.device.valid else None
+    ready = [rec.idle.power_w]
+    if levels and levels.ready_after is not None and levels.ready_after.valid:
+        ready.append(levels.ready_after.power_w)
+    if not s.windows:
+        yield f"{where}: no window"
+        return
+    for i, w in enumerate(s.windows):
+        if w.inferences != w.queries * s.batch_size:
+            yield (
+                f"{where} window {i}: {w.inferences} inferences is not {w.queries} "
+                f"queries x batch {s.batch_size}"
+            )
+        if w.duration_s <= 0 or w.queries <= 0 or w.inferences <= 0:
+            yield f"{where} window {i}: duration, queries and inferences must be positive"
+            return
+        ready_w = w.ready_idle_w if w.ready_idle_w is not None else idle_w
+        if not min(ready) * (1 - REL_TOLERANCE) <= ready_w <= max(ready) * (1 + REL_TOLERANCE):
+            yield (
+                f"{where} window {i}: ready idle {ready_w!r} W is not between the "
+                f"idle before and after the windows ({min(ready)!r}-{max(ready)!r} W)"
+            )
+        if not _close(w.net_energy_j, w.energy_j - ready_w * w.duration_s):
+            yield (
+                f"{where} window {i}: net energy {w.net_energy_j!r} is not its energy "
+                f"minus the ready idle power x its duration"
+            )
+        if w.attributable_energy_j is not None and (
+            device_w is None
+            or not _close(w.attributable_energy_j, w.energy_j - device_w * w.duration_s)
+        ):
+            yield (
+                f"{where} window {i}: attributable energy {w.attributable_energy_j!r} is "
+                "not its energy minus the device idle power x its duration"
+            )
+    valid = [w for w in s.windows if w.valid]
+    if s.valid != (len(valid) == len(s.windows)):
+        yield f"{where}: valid={s.valid} contradicts its windows' validity"
+    yield from _stat_problems(
+        f"{where} energy_per_inference_j",
+        s.energy_per_inference_j,
+        [w.energy_j / w.inferences for w in valid],
+    )
+    yield from _stat_problems(
+        f"{where} net_energy_per_inference_j",
+        s.net_energy_per_inference_j,
+        [w.net_energy_j / w.inferences for w in valid],
+    )
+    yield from _stat_problems(
+        f"{where} power_w", s.power_w, [w.energy_j / w.duration_s for w in valid]
+    )
+    if s.attributable_energy_per_inference_j is not None or (
+        valid and all(w.attributable_energy_j is not None for w in valid)
+    ):
+        yield from _stat_problems(
+            f"{where} attributable_energy_per_inference_j",
+            s.attributable_energy_per_inference_j,
+            [(w.attributable_energy_j or 0.0) / w.inferences for w in valid],
+        )
+    yield from _stat_problems(
+        f"{where} throughput_per_s",
+        s.throughput_per_s,
+        [w.inferences / w.duration_s for w in s.windows],
+    )
+    if s.latency is not None:
+        lat = s.latency
+        ran = sum(w.queries for w in s.windows)
+        if lat.count != ran:
+            yield f"{where}: latency over {lat.count} queries, the windows ran {ran}"
+        if not lat.min_ms <= lat.p50_ms <= lat.p90_ms <= lat.p99_ms <= lat.max_ms:
+            yield f"{where}: latency percentiles are not in order"
+
+
 class SummariesMatchWindows(Rule):
     name = "summaries-match-windows"
     severity = "invalid"
@@ -317,87 +396,8 @@ class SummariesMatchWindows(Rule):
 
     def problems(self, ctx: Context) -> Iterator[str]:
         rec = ctx.record
-        idle_w = rec.idle.power_w
-        levels = rec.idle_levels
-        device_w = (
-            levels.device.power_w if levels and levels.device and levels.device.valid else None
-        )
-        ready = [rec.idle.power_w]
-        if levels and levels.ready_after is not None and levels.ready_after.valid:
-            ready.append(levels.ready_after.power_w)
         for s in rec.scenarios:
-            where = s.name
-            if not s.windows:
-                yield f"{where}: no window"
-                continue
-            for i, w in enumerate(s.windows):
-                if w.inferences != w.queries * s.batch_size:
-                    yield (
-                        f"{where} window {i}: {w.inferences} inferences is not {w.queries} "
-                        f"queries x batch {s.batch_size}"
-                    )
-                if w.duration_s <= 0 or w.queries <= 0 or w.inferences <= 0:
-                    yield f"{where} window {i}: duration, queries and inferences must be positive"
-                    return
-                ready_w = w.ready_idle_w if w.ready_idle_w is not None else idle_w
-                if (
-                    not min(ready) * (1 - REL_TOLERANCE)
-                    <= ready_w
-                    <= max(ready) * (1 + REL_TOLERANCE)
-                ):
-                    yield (
-                        f"{where} window {i}: ready idle {ready_w!r} W is not between the "
-                        f"idle before and after the windows ({min(ready)!r}-{max(ready)!r} W)"
-                    )
-                if not _close(w.net_energy_j, w.energy_j - ready_w * w.duration_s):
-                    yield (
-                        f"{where} window {i}: net energy {w.net_energy_j!r} is not its energy "
-                        f"minus the ready idle power x its duration"
-                    )
-                if w.attributable_energy_j is not None and (
-                    device_w is None
-                    or not _close(w.attributable_energy_j, w.energy_j - device_w * w.duration_s)
-                ):
-                    yield (
-                        f"{where} window {i}: attributable energy {w.attributable_energy_j!r} is "
-                        "not its energy minus the device idle power x its duration"
-                    )
-            valid = [w for w in s.windows if w.valid]
-            if s.valid != (len(valid) == len(s.windows)):
-                yield f"{where}: valid={s.valid} contradicts its windows' validity"
-            yield from _stat_problems(
-                f"{where} energy_per_inference_j",
-                s.energy_per_inference_j,
-                [w.energy_j / w.inferences for w in valid],
-            )
-            yield from _stat_problems(
-                f"{where} net_energy_per_inference_j",
-                s.net_energy_per_inference_j,
-                [w.net_energy_j / w.inferences for w in valid],
-            )
-            yield from _stat_problems(
-                f"{where} power_w", s.power_w, [w.energy_j / w.duration_s for w in valid]
-            )
-            if s.attributable_energy_per_inference_j is not None or (
-                valid and all(w.attributable_energy_j is not None for w in valid)
-            ):
-                yield from _stat_problems(
-                    f"{where} attributable_energy_per_inference_j",
-                    s.attributable_energy_per_inference_j,
-                    [(w.attributable_energy_j or 0.0) / w.inferences for w in valid],
-                )
-            yield from _stat_problems(
-                f"{where} throughput_per_s",
-                s.throughput_per_s,
-                [w.inferences / w.duration_s for w in s.windows],
-            )
-            if s.latency is not None:
-                lat = s.latency
-                ran = sum(w.queries for w in s.windows)
-                if lat.count != ran:
-                    yield f"{where}: latency over {lat.count} queries, the windows ran {ran}"
-                if not lat.min_ms <= lat.p50_ms <= lat.p90_ms <= lat.p99_ms <= lat.max_ms:
-                    yield f"{where}: latency percentiles are not in order"
+            yield from scenario_problems(rec, s, s.name)
 
 
 class FiniteNumbers(Rule):
@@ -485,6 +485,149 @@ class ModelIdentity(Rule):
             yield f"sha256 {model.sha256[:12]} is not the identity of the files it lists"
         if model.size_bytes != sum(f.size_bytes for f in model.files):
             yield f"size {model.size_bytes} is not the sum of the files' sizes"
+
+
+# -- the paired run (ecoscore run --paired) -------------------------------------------------
+
+
+class PairedFactorMatchesWindows(Rule):
+    name = "paired-factor-matches-windows"
+    severity = "invalid"
+    description = (
+        "a paired record's reference scenarios are those of the model, their summaries are "
+        "recomputed from their windows, each factor is recomputed from the pairs of windows "
+        "(median of the per-pair ratios of gross energy per inference, its order-statistic "
+        "interval), and the factor is as ESTIMATED as the meter"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        from ecoscore.runners.paired import pair_ratios
+
+        rec, paired = ctx.record, ctx.record.paired
+        if paired is None:
+            return
+        if paired.measurement != rec.meter.measurement:
+            yield (
+                f"paired.measurement {paired.measurement} is not the meter's "
+                f"{rec.meter.measurement}"
+            )
+        names = [p.name for p in paired.scenarios]
+        if sorted(names) != sorted(s.name for s in rec.scenarios) or len(set(names)) != len(names):
+            yield (
+                f"paired scenarios {', '.join(names) or 'none'} are not the model's "
+                f"({', '.join(s.name for s in rec.scenarios)})"
+            )
+        for p in paired.scenarios:
+            where = f"paired {p.name}"
+            model = rec.scenario(p.name)
+            if p.reference.name != p.name:
+                yield f"{where}: its reference scenario is named {p.reference.name!r}"
+            yield from scenario_problems(rec, p.reference, f"{where} reference")
+            if model is None:
+                continue
+            if len(model.windows) != len(p.reference.windows):
+                yield (
+                    f"{where}: {len(p.reference.windows)} reference windows for the model's "
+                    f"{len(model.windows)}: the windows are not in pairs"
+                )
+                continue
+            yield from _stat_problems(
+                f"{where} factor", p.factor, pair_ratios(model.windows, p.reference.windows)
+            )
+
+
+def _span(w: Any) -> tuple[float, float] | None:
+    t0, t1 = w.details.get("t0_unix"), w.details.get("t1_unix")
+    if isinstance(t0, int | float) and isinstance(t1, int | float) and t0 <= t1:
+        return float(t0), float(t1)
+    return None
+
+
+class PairedWindowsInterleaved(Rule):
+    name = "paired-windows-interleaved"
+    severity = "invalid"
+    description = (
+        "a paired record's windows alternate in time, the model's first (model window 1, "
+        "reference window 1, model window 2, ...), each with its start and end times"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        rec, paired = ctx.record, ctx.record.paired
+        if paired is None:
+            return
+        for p in paired.scenarios:
+            model = rec.scenario(p.name)
+            if model is None or len(model.windows) != len(p.reference.windows):
+                continue  # paired-factor-matches-windows says so
+            spans = []
+            for m, r in zip(model.windows, p.reference.windows, strict=True):
+                spans += [_span(m), _span(r)]
+            if any(x is None for x in spans):
+                yield f"paired {p.name}: a window has no start and end time (t0_unix, t1_unix)"
+                continue
+            ends = [t for x in spans for t in x]  # type: ignore[union-attr]
+            if any(b < a for a, b in zip(ends, ends[1:], strict=False)):
+                yield (
+                    f"paired {p.name}: the windows do not alternate model, reference, "
+                    "model, ... in time"
+                )
+
+
+@functools.cache
+def _reference_identity(workload: str, fmt: str) -> tuple[str, str] | None:
+    """(name, sha256) of the installed workload's reference model in format ``fmt``."""
+    from ecoscore.models.registry import ModelNotFound, reference_model
+    from ecoscore.runners.model_files import inspect_model
+
+    try:
+        ref = reference_model(workload, "reference")
+    except ModelNotFound:
+        return None
+    if fmt not in ref.files or not ref.files[fmt].is_file():
+        return None
+    return ref.name, inspect_model(ref.file(fmt)).sha256
+
+
+class PairedReferenceIsTheWorkloadReference(Rule):
+    name = "paired-reference-is-the-workload-reference"
+    severity = "invalid"
+    description = (
+        "a paired record's reference is the installed workload's reference model (same "
+        "sha256 over every file it loads), is not the model itself, and lists its files"
+    )
+
+    def problems(self, ctx: Context) -> Iterator[str]:
+        from ecoscore.runners.model_files import FileDigest, model_identity
+
+        rec, paired = ctx.record, ctx.record.paired
+        if paired is None:
+            return
+        ref = paired.reference
+        if ref.sha256 == rec.model.sha256:
+            yield "paired: the model is the reference itself (its factor is 1 by construction)"
+        if ref.files:
+            digests = [FileDigest(f.name, f.sha256, f.size_bytes) for f in ref.files]
+            if ref.sha256 != model_identity(digests):
+                yield f"paired reference sha256 {ref.sha256[:12]} is not the identity of its files"
+        else:
+            yield "paired reference lists no files"
+        if ctx.from_file or ctx.workload is None:
+            yield (
+                f"paired reference {ref.name}: the workload {rec.workload.name!r} has no "
+                "installed reference model to check it against"
+            )
+            return
+        want = _reference_identity(rec.workload.name, ref.format)
+        if want is None:
+            yield (
+                f"paired reference {ref.name}: the installed {rec.workload.name} ships no "
+                f"reference model in {ref.format}"
+            )
+        elif ref.sha256 != want[1]:
+            yield (
+                f"paired reference {ref.name} (sha256 {ref.sha256[:12]}) is not the installed "
+                f"{rec.workload.name} reference {want[0]} (sha256 {want[1][:12]})"
+            )
 
 
 # -- certification ---------------------------------------------------------------------
@@ -686,6 +829,9 @@ RULES: tuple[Rule, ...] = (
     EstimateIsEstimated(),
     BoundaryMatchesMeter(),
     ModelIdentity(),
+    PairedFactorMatchesWindows(),
+    PairedWindowsInterleaved(),
+    PairedReferenceIsTheWorkloadReference(),
     ReferenceData(),
     FullRun(),
     ValidWindows(),

@@ -372,6 +372,44 @@ class Provenance(_Model):
     sysfs_root: str | None = None
 
 
+class PairedScenario(_Model):
+    """One scenario of a paired run: the reference model's windows, measured interleaved
+    with the model's (model window i, then reference window i, then model window i + 1),
+    and the model factor of the scenario."""
+
+    name: Literal["single_stream", "offline"]
+    #: The reference model's scenario: its windows and their summaries, under the same
+    #: idle levels as the model's (the ready idle interpolated over the interleaved block).
+    reference: ScenarioResult
+    #: ``E_model / E_reference``: over the pairs (model window i, reference window i) whose
+    #: windows are both valid with a positive energy, the ratio of their gross energies per
+    #: inference; the median of those ratios with its order-statistic confidence interval
+    #: (``ecoscore.runners.stats.median_stat``). None when no pair qualifies.
+    factor: Stat | None
+
+
+class PairedRun(_Model):
+    """A paired run (``ecoscore run --paired``): the workload's reference model measured on
+    the same device, in the same session, by a second engine of the same config, its
+    windows interleaved with the model's (docs/measuring.md, "Paired runs")."""
+
+    #: How the windows were taken and paired: alternately, the model's first, pair i being
+    #: the model's window i and the reference's window i.
+    method: Literal["interleaved-pairs"] = "interleaved-pairs"
+    #: The energy the factor compares: gross energy per inference at the meter's boundary.
+    energy: Literal["gross"] = "gross"
+    #: The meter's: a factor of two ESTIMATED energies is ESTIMATED.
+    measurement: Literal["MEASURED", "ESTIMATED"]
+    reference: ModelRef
+    reference_quality: Quality
+    #: What the reference's engine reports (its model interface among them).
+    reference_engine_settings: dict[str, Any] = Field(default_factory=dict)
+    scenarios: list[PairedScenario]
+
+    def scenario(self, name: str) -> PairedScenario | None:
+        return next((s for s in self.scenarios if s.name == name), None)
+
+
 class Signature(_Model):
     algorithm: Literal["ed25519"]
     public_key_b64: str
@@ -393,6 +431,9 @@ class RunRecord(_Model):
     idle_levels: IdleLevels | None = None
     scenarios: list[ScenarioResult]
     quality: Quality
+    #: The workload's reference model measured beside the model (``--paired``); absent
+    #: from the record otherwise, so that records made without it keep their record_id.
+    paired: PairedRun | None = None
     run: RunSettings
     provenance: Provenance
     #: The assurance the run claims when it is made (docs/trust.md): "self-measured" (ecoscore
@@ -401,6 +442,16 @@ class RunRecord(_Model):
     #: the record's content and never takes this field's word for it.
     assurance: Literal["self-measured", "self-reported", "estimated"] | None = None
     signature: Signature | None = None
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """The record as a dict; ``paired`` is left out when there is none, so that a
+        record made without ``--paired`` keeps the content (and record_id) it had before
+        the section existed. (A wrap serializer would do the same, but pydantic then turns
+        NaN into None in JSON mode, and a non-finite number must fail loudly.)"""
+        doc = super().model_dump(**kwargs)
+        if doc.get("paired", "") is None:
+            del doc["paired"]
+        return doc
 
     def content_sha256(self) -> str:
         # a 1.0 record is hashed over the fields it has, as it was written

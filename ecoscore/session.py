@@ -47,6 +47,9 @@ class RunOptions:
     #: Time limits in seconds (None: derived from the workload's defaults).
     quality_time_limit_s: float | None = None
     window_time_limit_s: float | None = None
+    #: ``--paired``: measure the workload's reference model beside the model, windows
+    #: interleaved, and record the model factor (ecoscore.runners.paired).
+    paired: bool = False
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Plan:
     workload: Workload
     model: ResolvedModel
     engine: EngineConfig
+    #: The workload's reference model, measured beside the model (``--paired``).
+    reference: ResolvedModel | None = None
 
 
 def resolve_model(wl: Workload, opts: RunOptions) -> ResolvedModel:
@@ -129,7 +134,38 @@ def _plan(wl: Workload, opts: RunOptions) -> Plan:
     rm = resolve_model(wl, opts)
     given = auto_settings(config_class(rm.engine), opts.device, opts.engine_settings)
     config = engine_config(rm.engine, device=opts.device, **given)
-    return Plan(wl, rm, config)
+    reference = paired_reference(wl, rm) if opts.paired else None
+    return Plan(wl, rm, config, reference)
+
+
+def paired_reference(wl: Workload, model: ResolvedModel) -> ResolvedModel:
+    """The reference model a paired run measures beside ``model``: the workload's reference
+    from its manifest, in a format the model's engine loads. Refused (``PairedRunError``)
+    when the workload has none, or when the model is that reference."""
+    from ecoscore.models.registry import ModelNotFound, reference_model
+    from ecoscore.runners.engines.registry import config_class
+    from ecoscore.runners.paired import PairedModel, PairedRunError, check_pair
+
+    name = wl.info.name
+    why = "--paired measures the workload's reference model beside yours"
+    if wl.definition_file is not None:
+        raise PairedRunError(
+            f"{wl.definition_file.name}: {why}, and a workload file names no reference model"
+        )
+    try:
+        ref = reference_model(name, "reference")
+    except ModelNotFound:
+        raise PairedRunError(f"{name}: {why}, and {name} ships no reference model") from None
+    formats = config_class(model.engine).formats
+    fmt = next((f for f in formats if f in ref.files and ref.files[f].is_file()), None)
+    if fmt is None:
+        raise PairedRunError(
+            f"{name}: {why}, and its reference model {ref.name} has no file the "
+            f"{model.engine} engine loads (it has: {', '.join(ref.files) or 'none'})"
+        )
+    path = ref.file(fmt)
+    check_pair(model.path, PairedModel(path, ref.name))
+    return ResolvedModel(path, ref.name, "reference", model.engine)
 
 
 def check_output_folder(out: Path) -> None:
@@ -176,7 +212,9 @@ def execute(
 ) -> tuple[RunRecord, Path]:
     """Build the engine, run the plan, save the record; return it and its path."""
     from ecoscore.runners.benchmark import RunRequest, run_benchmark
+    from ecoscore.runners.paired import PairedModel
 
+    ref = plan.reference
     req = RunRequest(
         workload=plan.workload,
         model_path=plan.model.path,
@@ -192,6 +230,7 @@ def execute(
         notes=opts.notes,
         quality_time_limit_s=opts.quality_time_limit_s,
         window_time_limit_s=opts.window_time_limit_s,
+        paired=PairedModel(ref.path, ref.name) if ref is not None else None,
     )
     record = run_benchmark(req, step, progress, on_engine)
     return record, save_record(record, opts.out)

@@ -15,10 +15,11 @@ never finishes ends the run with one line, and no record.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,6 +61,9 @@ from ecoscore.runners.tuning import ROUNDS as TUNING_ROUNDS
 from ecoscore.runners.tuning import Tuner, fixed_tuning, search_space, tuning_budget_s
 from ecoscore.runners.watchdog import Watchdog
 
+if TYPE_CHECKING:
+    from ecoscore.runners.paired import Pair, PairedModel
+
 #: Seed of the run itself (query order is deterministic; recorded for provenance).
 RUN_SEED = 0
 
@@ -85,6 +89,9 @@ class RunRequest:
     #: Per scenario, tunable engine settings to run with as given (``reproduce`` passes a
     #: record's chosen settings); other scenarios follow ``engine_config``.
     scenario_engine: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``--paired``: the workload's reference model, measured beside the model
+    #: (runners/paired.py); None for an unpaired run.
+    paired: PairedModel | None = None
 
 
 Step = Callable[[str], None]
@@ -320,6 +327,7 @@ def run_benchmark(
     say("device idle (before the engine touches the device)")
     device = device_idle(req)
     engine = req.engine_config.build()
+    pair: Pair | None = None
     if on_engine is not None:
         on_engine(engine)
     try:
@@ -350,6 +358,10 @@ def run_benchmark(
                 eng_info, settings={**eng_info.settings, "model_interface": iface.describe()}
             )
 
+            if req.paired is not None:  # the reference beside the model: runners/paired.py
+                from ecoscore.runners.paired import open_pair
+
+                pair = open_pair(req, split, dog, limits.quality_s, say)
             say("ready idle (model loaded)")
             before = measure_idle_at(req.meter, idle_s)
             where = eng_info.device
@@ -364,10 +376,9 @@ def run_benchmark(
                 say(f"{name} (batch {s.batch_size})")
                 batches = _batches(engine, x, s.batch_size)
                 chosen[name] = _scenario_settings(req, engine, batches, s, dog, limits.window_s)
+                measure = pair.measure_windows if pair is not None else measure_windows
                 raws.append(
-                    measure_windows(
-                        engine, req.meter, batches, s, progress, probe, dog, limits.window_s
-                    )
+                    measure(engine, req.meter, batches, s, progress, probe, dog, limits.window_s)
                 )
             say("ready idle (after the windows)")
             after = measure_idle_at(req.meter, idle_s)
@@ -375,6 +386,8 @@ def run_benchmark(
             model.parameter_count if model.parameter_count is not None else (engine.parameter_count)
         )
     finally:
+        if pair is not None:
+            pair.close()
         engine.close()
 
     idle = IdleModel(
@@ -430,6 +443,11 @@ def run_benchmark(
             window_time_limit_s=limits.window_s,
         ),
         provenance=make_provenance(started, {"run": RUN_SEED, "workload": info.seed}, req.notes),
+        paired=(
+            pair.section(idle, scenarios, lambda raw: _resolution(raw, before.baseline.power_w))
+            if pair is not None
+            else None
+        ),
     )
     return record.with_id()
 
@@ -439,8 +457,8 @@ def _scenario_settings(
     engine: Engine,
     batches: list,
     s: ScenarioSettings,
-    dog: Watchdog,
-    limit_s: float,
+    dog: Watchdog | None,
+    limit_s: float | None,
 ) -> dict[str, object]:
     """Put the engine at this scenario's settings: the fixed ones ``req.scenario_engine``
     gives (reproduce), else the best of the ``"auto"`` candidates tried now
@@ -459,7 +477,12 @@ def _scenario_settings(
             tuning_budget_s(s.warmup_s),
             rounds=1 if s.quick else TUNING_ROUNDS,
         )
-        with dog.phase(f"the {s.name} tuning", limit_s, "--window-time-limit"):
+        phase = (
+            dog.phase(f"the {s.name} tuning", limit_s, "--window-time-limit")
+            if dog is not None
+            else contextlib.nullcontext()
+        )
+        with phase:
             tuning = tuner.run(batches, s.batch_size, s.name)
     else:
         tuning = fixed_tuning(engine, req.engine_config)

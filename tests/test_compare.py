@@ -301,3 +301,22 @@ def test_each_energy_boundary_is_ranked_and_plotted_apart(tmp_path):
         "p-cpu-package.svg",
         "p-wall.svg",
     ]
+
+
+def test_a_paired_record_has_model_grade_and_factor_columns(tmp_path):
+    from tests.paired_records import make_paired
+
+    paired = save_record(make_paired([0.2, 0.21, 0.19, 0.2, 0.22]), tmp_path)
+    plain = save_record(make_record(model_name="digits-mlp"), tmp_path)
+    comp = build_comparison(iter_entries([paired, plain]), load_scale())
+    df = comp.dataframe("vision-digits").set_index("model")
+    assert df.loc["digits-logreg", "model grade"] == "B"
+    assert df.loc["digits-logreg", "model factor"] == "0.2 (0.19-0.22, 93.75%)"
+    assert df.loc["digits-mlp", "model grade"] == "" and df.loc["digits-mlp", "model factor"] == ""
+    res = CliRunner().invoke(app(), ["compare", str(tmp_path)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "model grade" in res.output and "(0.19-0.22," in res.output
+    # without a paired record, the terminal table has no model-grade columns
+    res = CliRunner().invoke(app(), ["compare", str(plain)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "model grade" not in res.output

@@ -26,6 +26,7 @@ from ecoscore.reports.label import (
     save_label,
     signer_text,
 )
+from tests.paired_records import make_paired
 from tests.record_factory import K, make_record, with_interference
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -171,6 +172,9 @@ LAYOUTS = {
     "quick": lambda: make_record(quick=True, model_name="a<b>&c  d\x07"),
     "interference": _noisy,
     "other workload": lambda: make_record(workload="nlp-intent"),
+    "paired": lambda: make_paired(),
+    "paired estimated": lambda: make_paired(measurement="ESTIMATED"),
+    "paired below the gate": lambda: make_paired(quality=0.41),
 }
 
 
@@ -227,3 +231,26 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
     fig = draw_label(rec, grade_record(rec, scale), compute_indicators(rec), None)
     with pytest.raises(LabelError, match=r"\.svg or \.png"):
         save_label(fig, tmp_path / "label.pdf")
+
+
+def test_a_paired_label_shows_the_model_grade_beside_the_solution_grade(tmp_path: Path) -> None:
+    rec = make_paired([0.2, 0.21, 0.19, 0.2, 0.22])
+    path = _render(rec, tmp_path / "label.svg")
+    _, by_id = _svg_texts(path)
+    assert by_id["label-grade"] == "C"  # the solution grade: the factory's energy is class C
+    assert by_id["label-model-grade"] == "B"  # factor 0.2: B (0.178 < f <= 0.562)
+    assert by_id["label-model-factor"] == "factor 0.2 (0.19-0.22) vs digits-cnn"
+    # the model grade row sits between the class probability and the figures
+    assert _y_of(path, "label-probability") < _y_of(path, "label-model-grade")
+    assert _y_of(path, "label-model-grade") < _y_of(path, "label-energy")
+    assert _y_of(path, "label-engine") < _y_of(path, "label-measurement")
+    assert _png_size(_render(rec, tmp_path / "label.png")) == (300, 400)
+    # an unpaired record has no model grade row
+    _, plain = _svg_texts(_render(make_record(), tmp_path / "plain.svg"))
+    assert "label-model-grade" not in plain and "label-model-factor" not in plain
+
+
+def test_a_paired_label_below_the_gate_has_no_model_grade(tmp_path: Path) -> None:
+    _, by_id = _svg_texts(_render(make_paired(quality=0.41), tmp_path / "label.svg"))
+    assert by_id["label-model-grade"] == "-"
+    assert by_id["label-model-factor"].startswith("accuracy 0.41 < gate 0.")

@@ -147,3 +147,20 @@ def test_the_render_check_fails_on_a_script_error(tmp_path):
     assert not ok
     assert "Uncaught" in err
     assert 'data-report-ready="1"' not in dom
+
+
+def test_a_paired_record_shows_its_model_grade_in_the_table_details_and_label(tmp_path):
+    from tests.paired_records import make_paired
+
+    paths = [save_record(make_paired(measurement="ESTIMATED"), tmp_path / "runs")]
+    paths.append(save_record(make_record(model_name="digits-mlp"), tmp_path / "runs"))
+    scale = load_scale()
+    comp = build_comparison(iter_entries(paths), scale, keep=label_keeper(scale))
+    text = render_report(comp, "Jury", labels=True)
+    assert '<th scope="col">model grade</th><th scope="col">model factor</th>' in text
+    assert '<td class="grade grade-B">B*</td><td>0.2 (0.19-0.22, 93.75%)</td>' in text
+    assert "B* factor 0.2 (0.19-0.22, 93.75%) vs digits-cnn" in text  # the record's details
+    assert "factor 0.2 (0.19-0.22) vs digits-cnn" in text  # its label
+    assert "model grade" in text and "&radic;10" in text  # the methodology says how
+    plain = build_comparison(iter_entries(paths[1:]), scale)
+    assert '<th scope="col">model grade</th>' not in render_report(plain, "Jury")

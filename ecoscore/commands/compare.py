@@ -31,9 +31,13 @@ def _write_text(path: Path, text: str, what: str) -> None:
 TERMINAL_ROWS = 50
 
 
-SHOWN = ("rank", "grade", "model", "engine", "precision", "energy mJ/inference",
-         "CI level", "quality", "latency p50 ms", "assurance", "certifiable", "signature",
-         "replicated", "flags", "record_id")  # fmt: skip
+SHOWN = ("rank", "grade", "model grade", "model factor", "model", "engine", "precision",
+         "energy mJ/inference", "CI level", "quality", "latency p50 ms", "assurance",
+         "certifiable", "signature", "replicated", "flags", "record_id")  # fmt: skip
+
+
+#: Columns shown only when a row has something in them (model grade: paired records).
+SOMETIMES = ("signature", "replicated", "model grade", "model factor")
 
 
 def _escape(text: str) -> str:
@@ -52,8 +56,8 @@ def _print_table(console: object, title: str, rows: list[Row], what: str) -> Non
 
     table = Table(title=_escape(title))
     cells = [table_row(row) for row in rows[:TERMINAL_ROWS]]
-    # signature and replication columns only when they say something
-    shown = [c for c in SHOWN if c not in ("signature", "replicated") or any(r[c] for r in cells)]
+    # signature, replication and model-grade columns only when they say something
+    shown = [c for c in SHOWN if c not in SOMETIMES or any(r[c] for r in cells)]
     for c in shown:
         table.add_column(c)
     for r in cells:

@@ -82,6 +82,13 @@ def run(
     baseline: Annotated[
         bool, typer.Option(help="Run the workload's non-neural baseline model instead.")
     ] = False,
+    paired: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure the workload's reference model, windows interleaved, and "
+            "record the model factor E_model / E_reference (the model grade)."
+        ),
+    ] = False,
     data: Annotated[
         Path | None,
         typer.Option(help="Data set folder/file for a user-data workload or a workload file."),
@@ -185,6 +192,7 @@ def run(
         engine_settings=settings,
         quality_time_limit_s=quality_time_limit,
         window_time_limit_s=window_time_limit,
+        paired=paired,
     )
     run_session(opts)
 
@@ -317,6 +325,8 @@ def print_summary(records: list[tuple[RunRecord, Path]]) -> None:
     for (_, path), grade in zip(records, grades, strict=True):
         say(f"record: {path}")
         say(f"  provisional grade: {provisional_text(grade)}")
+        if grade.model_grade is not None:
+            say(f"  model grade: {grade.model_grade.summary}")
     if records:
         paths = " ".join(shlex.quote(str(path)) for _, path in records)
         say(f"full score, class probabilities and indicators: ecoscore score {paths}")

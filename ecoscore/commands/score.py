@@ -59,6 +59,21 @@ def _detail_lines(
             f", meter {grade.sigma_sources['meter']:.3f}, between runs "
             f"{grade.sigma_sources['between_runs']:.3f}; model-based)"
         )
+    mg = grade.model_grade
+    if mg is not None:
+        if mg.letter is None:
+            lines.append(f"  model grade: [red]{x(mg.reason or '')}[/red]")
+        else:
+            lines.append(
+                f"  model grade: [bold]{mg.mark}[/bold]  {mg.probabilities_text}  (mapping "
+                f"{x(mg.mapping_version)}: class C is as frugal as the reference; model-based)"
+            )
+        if mg.factor is not None:
+            est = "; a ratio of ESTIMATED energies: provisional" if mg.provisional else ""
+            lines.append(
+                f"  model factor E_model / E_reference: {x(mg.factor_text)} over {mg.pairs} "
+                f"interleaved pair(s) of single-stream windows against {x(mg.reference)}{est}"
+            )
     if record.workload.reference_data is not None:
         kind = "reference" if record.workload.reference_data else "non-reference"
         lines.append(f"  data: {kind} ({x(record.workload.data_check or '')})")
@@ -291,11 +306,15 @@ def _print_tables(
         "rank",
     ):
         table.add_column(col)
+    paired = any(g.model_grade is not None for g in grades)
+    if paired:
+        table.add_column("model grade")
+        table.add_column("model factor")
     for r, g, i, rk in zip(loaded, grades, inds, ranks, strict=True):
         mark = g.mark if g.letter else "not eligible" if g.reason and "gate" in g.reason else "-"
         if g.letter is None and g.reason and "non-reference data" in g.reason:
             mark = "non-reference"
-        table.add_row(
+        cells = [
             escape(r.record_id[:12]),
             escape(r.model.name),
             escape(r.workload.name),
@@ -306,7 +325,14 @@ def _print_tables(
             f"{g.quality_value:.3f} / {g.quality_gate:g}",
             f"{i.latency_p90_ms:.3g} ms" if i.latency_p90_ms is not None else "",
             rk,
-        )
+        ]
+        if paired:
+            mg = g.model_grade
+            cells += [
+                escape(mg.mark) if mg is not None else "",
+                f"{mg.factor:.3g}" if mg is not None and mg.factor is not None else "",
+            ]
+        table.add_row(*cells)
     console.print(table)
     if any(g.provisional for g in grades):
         console.print(PROVISIONAL_NOTE)

@@ -9,6 +9,8 @@ Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
 4. the quality reaches the installed workload's gate (else: not eligible, no grade);
 5. the single-stream scenario has a valid energy per inference;
 6. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
+A paired record (``ecoscore run --paired``) also gets a model grade beside it
+(``Grade.model_grade``, ecoscore.grading.model_grade), with the same eligibility.
 An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable;
 nor is a grade on a scale built on ESTIMATED records; data whose checksums a test pinned
 (``data_pinned_by == "test-hook"``) can be graded but never certified.
@@ -17,7 +19,7 @@ nor is a grade on a scale built on ESTIMATED records; data whose checksums a tes
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecoscore.benchmarks.metrics import gate_relation, passes_gate
 from ecoscore.checks import CheckReport, check_record
@@ -28,6 +30,9 @@ from ecoscore.grading.uncertainty import (
     format_probabilities,
 )
 from ecoscore.record import RunRecord
+
+if TYPE_CHECKING:
+    from ecoscore.grading.model_grade import ModelGrade
 
 PROVISIONAL_SUFFIX = "*"
 PROVISIONAL_NOTE = "* provisional: energy ESTIMATED, not measured; cannot be certified"
@@ -60,6 +65,9 @@ class Grade:
     assurance: str = ""
     #: Names of the rules of ecoscore.checks the record fails.
     failed_rules: tuple[str, ...] = ()
+    #: The model grade beside it, for a paired record (ecoscore.grading.model_grade);
+    #: None for a record without a ``paired`` section.
+    model_grade: ModelGrade | None = None
 
     @property
     def mark(self) -> str:
@@ -86,6 +94,7 @@ class Grade:
         doc["energy_ci_j"] = list(self.energy_ci_j) if self.energy_ci_j else None
         doc["certification_blockers"] = list(self.certification_blockers)
         doc["failed_rules"] = list(self.failed_rules)
+        doc["model_grade"] = self.model_grade.to_dict() if self.model_grade is not None else None
         return doc
 
 
@@ -129,6 +138,8 @@ def data_reason(record: RunRecord) -> str | None:
 def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = None) -> Grade:
     """Grade ``record`` with ``scale``; the record is not modified. ``checks`` is the
     record's check report (ecoscore.checks), computed here when not given."""
+    from ecoscore.grading.model_grade import model_grade as model_grade_of
+
     report = checks if checks is not None else check_record(record)
     stat = None
     single = record.scenario("single_stream")
@@ -221,4 +232,5 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
         probabilities=probs,
         assurance=report.assurance,
         failed_rules=tuple(report.failed_rules()),
+        model_grade=model_grade_of(record, report) if record.paired is not None else None,
     )

@@ -403,6 +403,8 @@ COLUMNS = (
     "rank",
     "grade",
     "class probabilities",
+    "model grade",
+    "model factor",
     "model",
     "type",
     "engine",
@@ -451,11 +453,14 @@ def table_row(r: Row) -> dict[str, object]:
     stat = single.energy_per_inference_j if single else None
     trusted = r.trusted_content
     lat = single.latency.p50_ms if single and single.latency else None
+    mg = g.model_grade if g is not None else None  # a paired record's (ecoscore run --paired)
     return {
         "workload": rec.workload.name,
         "rank": f"{r.rank}/{r.ranked_among}" if r.rank is not None else "-",
         "grade": g.mark if g is not None and trusted else "-",
         "class probabilities": g.probabilities_text if g is not None and trusted else "",
+        "model grade": mg.mark if mg is not None and trusted else "",
+        "model factor": mg.factor_text if mg is not None and trusted else "",
         "model": rec.model.name,
         "type": TYPE_TEXT.get((rec.record_type, rec.run.quick), rec.record_type),
         "engine": f"{rec.engine.name} {rec.engine.version}",

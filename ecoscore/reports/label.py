@@ -54,6 +54,8 @@ CLASS_COLOURS = {
     "E": "#E63E11",
 }
 CLASS_TEXT = {"A": "white", "B": "white", "C": "#1A1A1A", "D": "white", "E": "white"}
+#: The model-grade badge's small text: dark where white would be faint at 300 x 400 px.
+BADGE_TEXT = {"A": "white", "B": "#1A1A1A", "C": "#1A1A1A", "D": "#1A1A1A", "E": "white"}
 INK = "#1A1A1A"
 MUTED = "#555555"
 HEADER = "#0B3D2E"
@@ -73,6 +75,8 @@ RULE_WORDS = {
 }
 #: The signer's text fits the panel at this many characters.
 SIGNER_CHARS = 34
+#: The model factor's text fits beside the model-grade badge at this many characters.
+MODEL_FACTOR_CHARS = 38
 
 
 class LabelError(UsageError):
@@ -146,10 +150,23 @@ class LabelContent:
     signer: str
     scale: str
     verification: str
+    #: A paired record's model grade as its badge shows it (``B*``, ``-`` for none);
+    #: None for a record that is not paired (the label has no model-grade row).
+    model_mark: str | None = None
+    #: The model factor beside the badge (``factor 0.22 (0.12-0.23) vs digits-cnn``), or
+    #: why there is no model grade.
+    model_factor: str = ""
 
     @property
     def layout(self) -> tuple[Any, ...]:
-        return (self.bounds, self.letter, self.provisional, self.certifiable, self.mark)
+        return (
+            self.bounds,
+            self.letter,
+            self.provisional,
+            self.certifiable,
+            self.mark,
+            self.model_mark,
+        )
 
     @property
     def status(self) -> str:
@@ -195,6 +212,8 @@ class LabelContent:
             "label-signer": self.signer,
             "label-scale": self.scale,
             "label-verification": self.verification,
+            "label-model-grade": self.model_mark or "",
+            "label-model-factor": self.model_factor,
         }
 
     def judged(
@@ -248,6 +267,24 @@ def label_content(
     if grade.letter is None:
         reason = (grade.reason or "").removeprefix("not eligible: ").removeprefix("no grade: ")
     m = record.meter
+    mg = grade.model_grade
+    model_mark, model_factor = None, ""
+    if mg is not None:
+        model_mark = mg.mark
+        if mg.letter is None:
+            model_factor = _short(
+                (mg.reason or "")
+                .removeprefix("no model grade: ")
+                .removeprefix("no grade: ")
+                .removeprefix("not eligible: "),
+                MODEL_FACTOR_CHARS,
+            )
+        else:
+            lo, hi = mg.factor_ci or (mg.factor, mg.factor)
+            model_factor = _short(
+                f"factor {mg.factor:.2g} ({lo:.2g}-{hi:.2g}) vs {mg.reference}",
+                MODEL_FACTOR_CHARS,
+            )
     return LabelContent(
         bounds=tuple(_bound_text(c, scale) for c in CLASSES),
         letter=grade.letter,
@@ -281,6 +318,8 @@ def label_content(
         signer=_short(signer, SIGNER_CHARS),
         scale=f"{grade.scale_version} · run {record.provenance.finished_utc[:10]}",
         verification=record.record_id[:12],
+        model_mark=model_mark,
+        model_factor=model_factor,
     )
 
 
@@ -375,6 +414,10 @@ def draw_content(content: LabelContent, texts: dict[str, str] | None = None) -> 
     field(12, 193, "label-reason", 7, color=BLOCKED_COLOUR, weight="bold")
 
     y0, dy = 208.0, 12.0
+    if content.model_mark is not None:  # a paired record: the model grade, then the figures
+        y0, dy = 206.0, 10.5
+        _draw_model_grade(ax, content, text, field, y0)
+        y0 += dy
     for i, (key, gid) in enumerate(FIGURE_ROWS):
         y = y0 + i * dy
         text(12, y, key, 7, color=MUTED)
@@ -406,6 +449,33 @@ def draw_content(content: LabelContent, texts: dict[str, str] | None = None) -> 
         bold = "bold" if gid in _BOLD else "normal"
         field(100, y, gid, 7.5 if gid in _BOLD else 7, weight=bold, **mono)
     return fig
+
+
+def _draw_model_grade(ax: Any, content: LabelContent, text: Any, field: Any, y: float) -> None:
+    """The model grade row of a paired record: a badge in its class colour (dashed when
+    provisional, grey when there is none) and the factor beside it."""
+    from matplotlib.patches import FancyBboxPatch
+
+    mark = content.model_mark or "-"
+    letter = mark[0] if mark[0] in CLASS_COLOURS else None
+    provisional = mark.endswith("*")
+    text(12, y, "Model grade", 7, color=MUTED)
+    ax.add_patch(
+        FancyBboxPatch(
+            (98, y - 6),
+            24,
+            12,
+            boxstyle="round,pad=0,rounding_size=2",
+            facecolor=CLASS_COLOURS[letter] if letter else "#DDDDDD",
+            edgecolor=INK,
+            linewidth=0.9 if provisional else 0.0,
+            linestyle=(0, (2, 1.5)) if provisional else "solid",
+            clip_on=False,
+        )
+    )
+    colour = BADGE_TEXT[letter] if letter else INK
+    field(110, y, "label-model-grade", 8.5, weight="bold", ha="center", color=colour)
+    field(126, y, "label-model-factor", 6.5)
 
 
 def _draw_bars(ax: Any, content: LabelContent, text: Any, field: Any) -> None:

@@ -37,6 +37,8 @@ from ecoscore.reports.pareto import Point, pareto_figure_bytes, pareto_front
 from ecoscore.reports.safe_text import html_text
 
 TABLE_COLUMNS = tuple(c for c in COLUMNS if c not in ("workload", "source"))
+#: Columns of a paired record only (the model grade and its factor).
+PAIRED_COLUMNS = ("model grade", "model factor")
 #: Row flags that stop certification in a comparison (beside the rules of the record).
 JURY_BLOCKERS = ("invalid-signature", "signed-by-other-key", "power-log-missing", "duplicate")
 
@@ -100,15 +102,17 @@ def _flag_html(flags: str) -> str:
 def _table(rows: list[Row], table_id: str) -> str:
     from ecoscore.jury.compare import table_row
 
-    head = "".join(f'<th scope="col">{esc(c)}</th>' for c in TABLE_COLUMNS)
+    recs = [table_row(row) for row in rows]
+    # the model grade's columns only when a record is paired (ecoscore run --paired)
+    columns = [c for c in TABLE_COLUMNS if c not in PAIRED_COLUMNS or any(r[c] for r in recs)]
+    head = "".join(f'<th scope="col">{esc(c)}</th>' for c in columns)
     body = []
-    for row in rows:
-        rec = table_row(row)
+    for row, rec in zip(rows, recs, strict=True):
         cls = ' class="bad"' if row.entry.integrity_failed else ""
         cells = []
-        for c in TABLE_COLUMNS:
+        for c in columns:
             v = rec[c]
-            if c == "grade":
+            if c in ("grade", "model grade"):
                 letter = str(v)[:1]
                 cells.append(f'<td class="grade grade-{esc(letter)}">{esc(v)}</td>')
             elif c == "flags":
@@ -269,6 +273,13 @@ def _methodology(comparison: Comparison) -> str:
         "quick run, no interference above 10 % of the CPUs, at least 3 valid windows, measured "
         "and self-measured figures, ...) and the signatures check.</li>"
         "<li>Quick (smoke) runs are shown apart, never ranked and never on the Pareto front.</li>"
+        "<li>A <em>model grade</em> (paired records, <code>ecoscore run --paired</code>) grades "
+        "the model factor <code>E_model / E_reference</code>: the model against the "
+        "workload's reference model, measured on the same device in the same session, windows "
+        "interleaved. Class C is centred on a factor of 1 (as frugal as the reference), each "
+        "class spans a factor of &radic;10 (A: &le; 0.178, B: &le; 0.562, C: &le; 1.78, D: "
+        "&le; 5.62, E: above); same eligibility as the grade; a factor of ESTIMATED energies is "
+        "provisional (*).</li>"
         "</ul>"
         f'<p class="note">Rescaling: {esc(sc.rescaling_rule)}</p>'
         '<p class="note">The full methodology, with its sources, is docs/METHODOLOGY.md in '
@@ -345,6 +356,11 @@ def _record_fields(r: Row) -> list[tuple[str, object]]:
         ("integrity", integrity),
         ("signature", r.signature.detail if r.signature else "not checked"),
         ("grade", g.summary if g else "none (integrity failed)"),
+        *(
+            [("model grade", f"{g.model_grade.summary} (ecoscore run --paired)")]
+            if g is not None and g.model_grade is not None
+            else []
+        ),
         ("energy", energy),
         ("assurance", r.assurance or "unknown"),
         ("certifiable", certifiable),
