@@ -3,14 +3,16 @@
 Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
 1. the record's evaluation data is the reference data (``data_reason``): non-reference data
    is scored for information and never graded;
-2. the scale has thresholds for the record's workload;
+2. the scale has thresholds for the record's workload, at the record's boundary (a scale
+   whose bounds come from a basket measured at one boundary grades only there);
 3. the record passes the rules of ecoscore.checks that make its figures usable, and a
    scale that pins a workload definition (a call's scale) grades only that definition;
 4. the quality reaches the installed workload's gate (else: not eligible, no grade);
 5. the single-stream scenario has a valid energy per inference;
 6. the class of the median, and the probability of each class (ecoscore.grading.uncertainty).
 An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable;
-nor is a grade on a scale built on ESTIMATED records; data whose checksums a test pinned
+nor is a grade on a scale built on ESTIMATED records, nor one of a workload the scale
+marks demo (its bounds come from no basket of MEASURED results); data whose checksums a test pinned
 (``data_pinned_by == "test-hook"``) can be graded but never certified.
 """
 
@@ -154,6 +156,8 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
             f"no grade: scale {scale.version} has no thresholds for workload "
             f"{record.workload.name!r} (it grades: {known})"
         )
+    elif reason is None and scale.boundary_reason(record.workload.name, record.meter.boundary):
+        reason = scale.boundary_reason(record.workload.name, record.meter.boundary)
     elif reason is None and report.invalid:
         first = report.invalid[0]
         reason = f"no grade: {first.line()}"
@@ -197,6 +201,9 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
     blockers.extend(f.line() for f in report.findings)
     if scale.built_on_estimates:
         blockers.append(f"scale {scale.version} is built on ESTIMATED records")
+    demo = scale.demo_reason(record.workload.name)
+    if demo is not None:
+        blockers.append(demo)
     return Grade(
         record_id=record.record_id,
         workload=record.workload.name,
