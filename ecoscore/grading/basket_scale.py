@@ -88,18 +88,25 @@ def workload_toml(
         if widened
         else f"not widened ({spread:.2f} decades >= {3 * min_class_decades:g})"
     )
+    at = basket[0].boundary
+    if rounds and all(b.origin == "mlperf-tiny" for b in basket):
+        what = (
+            f"closed-division MLPerf Tiny energy results of this task ({rounds[0]}-"
+            f"{rounds[-1]}, MEASURED at {at} by EEMBC EnergyRunner; results/published/"
+            "mlperf_tiny_energy.csv)"
+        )
+    else:
+        what = f"MEASURED results at {at} listed in the basket"
     point = (
         f"Centre of class C by the basket-log-quantiles rule over the {len(basket)} distinct "
-        f"closed-division MLPerf Tiny energy results of this task ({rounds[0]}-{rounds[-1]}, "
-        f"MEASURED at {BOUNDARY} by EEMBC EnergyRunner; results/published/"
-        f"mlperf_tiny_energy.csv): the basket's {levels[0]:g} and {levels[1]:g} log-quantiles "
-        f"are {10**lo:.3g} J and {10**hi:.3g} J; the bounds are {how}."
+        f"{what}: the basket's {levels[0]:g} and {levels[1]:g} log-quantiles are "
+        f"{10**lo:.3g} J and {10**hi:.3g} J; the bounds are {how}."
     )
     shown = ", ".join(f"{c} = {b:.3g}" for c, b in zip(CLASSES, bounds, strict=False))
     lines = [
         f"[workloads.{workload}]",
         'rule = "basket-log-quantiles"',
-        f'boundaries = ["{BOUNDARY}"]',
+        f'boundaries = ["{at}"]',
         f"reference_energy_per_inference_j = {ref:.3g}",
         f'reference_point = """{point}"""',
         f"upper_bounds_j = {{ {shown} }}",

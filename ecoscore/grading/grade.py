@@ -23,7 +23,7 @@ from typing import Any
 
 from ecoscore.benchmarks.metrics import gate_relation, passes_gate
 from ecoscore.checks import CheckReport, check_record
-from ecoscore.grading.scale import Scale
+from ecoscore.grading.scale import Scale, versions_grading
 from ecoscore.grading.uncertainty import (
     class_probabilities,
     combined_log_sigma,
@@ -152,9 +152,11 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
     reason = data_reason(record)  # non-reference data: never graded, whatever else holds
     if reason is None and workload_scale is None:
         known = ", ".join(scale.workloads)
+        others = [v for v in versions_grading(record.workload.name) if v != scale.version]
+        hint = f"; published scale(s) that do: {', '.join(others)}" if others else ""
         reason = (
             f"no grade: scale {scale.version} has no thresholds for workload "
-            f"{record.workload.name!r} (it grades: {known})"
+            f"{record.workload.name!r} (it grades: {known}){hint}"
         )
     elif reason is None and scale.boundary_reason(record.workload.name, record.meter.boundary):
         reason = scale.boundary_reason(record.workload.name, record.meter.boundary)

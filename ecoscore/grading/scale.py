@@ -42,6 +42,7 @@ certified (:mod:`ecoscore.grading.grade`).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
@@ -576,6 +577,12 @@ SCALE_RULES: dict[str, ScaleRule] = {
 
 def available_versions() -> list[str]:
     return sorted(p.stem for p in SCALES_DIR.glob("*.toml") if _PUBLISHED_RE.match(p.stem))
+
+
+@functools.cache
+def versions_grading(workload: str) -> tuple[str, ...]:
+    """The published scale versions that have thresholds for ``workload`` (for messages)."""
+    return tuple(v for v in available_versions() if workload in load_scale(v).workloads)
 
 
 def scale_path(version: str) -> Path:
