@@ -269,3 +269,20 @@ def test_a_scale_without_the_workload_names_the_published_scales_that_have_it() 
     assert "has no thresholds for workload 'vision-digits'" in reason
     assert reason.endswith("; published scale(s) that do: 2026.1")  # not 2027.1 itself
     assert [c for c in CLASSES] == ["A", "B", "C", "D", "E"]
+
+
+def test_the_2026_1_calibration_runs_fall_in_b_c_and_d() -> None:
+    """The six ESTIMATED CPU figures 2026.1's reference points came from (its file lists
+    them): the Xeon host's vision-digits figure is in D (D*, provisional), not B or C."""
+    old = load_scale("2026.1")
+    figures = {
+        ("vision-digits", "2.71e-4"): "B",
+        ("vision-digits", "7.56e-3"): "D",
+        ("nlp-intent", "1.79e-4"): "C",
+        ("nlp-intent", "1.28e-4"): "C",
+        ("anomaly-machine", "3.48e-5"): "C",
+        ("anomaly-machine", "1.06e-4"): "C",
+    }
+    for (workload, text), letter in figures.items():
+        assert f"{text} J" in old.workloads[workload].reference_point
+        assert old.workloads[workload].class_of(float(text)) == letter
