@@ -12,6 +12,7 @@ import pytest
 
 from ecoscore.grading.basket_scale import published_basket, workload_toml
 from ecoscore.grading.grade import grade_record
+from ecoscore.grading.indicators import compute_indicators
 from ecoscore.grading.published import load_published
 from ecoscore.grading.scale import (
     CLASSES,
@@ -21,7 +22,8 @@ from ecoscore.grading.scale import (
     load_scale,
     quantile,
 )
-from ecoscore.results import load_record
+from ecoscore.record import load_record
+from ecoscore.reports.label import label_content
 from tests.record_factory import make_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,8 +220,15 @@ def test_demo_workloads_are_graded_but_never_certifiable(scale) -> None:
     rec = make_record()  # vision-digits, MEASURED, at its 2026.1 reference point
     old, new = grade_record(rec, load_scale("2026.1")), grade_record(rec, scale)
     assert old.certifiable and new.letter == old.letter == "C"
-    assert not new.certifiable
+    assert not new.certifiable and new.scale_blockers == ("demo-workload",)
     assert any("marks vision-digits as a demo workload" in b for b in new.certification_blockers)
+    # the label says why
+    content = label_content(
+        rec, new, compute_indicators(rec), scale.for_workload(rec.workload.name), None
+    )
+    assert content.status == "MEASURED energy · not certifiable"
+    assert content.stopped_by == "stopped by: demo workload (uncalibrated scale)"
+    assert grade_record(rec, load_scale("2026.1")).to_dict()["scale_blockers"] == []
 
 
 def _basket_scale_for_vision_digits(tmp_path: Path, boundary: str):

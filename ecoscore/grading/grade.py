@@ -62,6 +62,9 @@ class Grade:
     assurance: str = ""
     #: Names of the rules of ecoscore.checks the record fails.
     failed_rules: tuple[str, ...] = ()
+    #: What in the scale keeps the grade from certification: ``scale-estimated`` (built on
+    #: ESTIMATED records), ``demo-workload`` (the scale marks the workload demo).
+    scale_blockers: tuple[str, ...] = ()
 
     @property
     def mark(self) -> str:
@@ -88,6 +91,7 @@ class Grade:
         doc["energy_ci_j"] = list(self.energy_ci_j) if self.energy_ci_j else None
         doc["certification_blockers"] = list(self.certification_blockers)
         doc["failed_rules"] = list(self.failed_rules)
+        doc["scale_blockers"] = list(self.scale_blockers)
         return doc
 
 
@@ -201,11 +205,14 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
     if letter is None:
         blockers.append("no grade")
     blockers.extend(f.line() for f in report.findings)
+    scale_blockers: list[str] = []
     if scale.built_on_estimates:
         blockers.append(f"scale {scale.version} is built on ESTIMATED records")
+        scale_blockers.append("scale-estimated")
     demo = scale.demo_reason(record.workload.name)
     if demo is not None:
         blockers.append(demo)
+        scale_blockers.append("demo-workload")
     return Grade(
         record_id=record.record_id,
         workload=record.workload.name,
@@ -230,4 +237,5 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
         probabilities=probs,
         assurance=report.assurance,
         failed_rules=tuple(report.failed_rules()),
+        scale_blockers=tuple(scale_blockers),
     )
