@@ -295,3 +295,24 @@ def test_the_2026_1_calibration_runs_fall_in_b_c_and_d() -> None:
     for (workload, text), letter in figures.items():
         assert f"{text} J" in old.workloads[workload].reference_point
         assert old.workloads[workload].class_of(float(text)) == letter
+
+
+def test_score_with_2027_1_says_why_a_demo_grade_is_not_certifiable(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from ecoscore.commands import label as label_cmd
+    from ecoscore.commands import score as score_cmd
+    from ecoscore.record import save_record
+
+    app = typer.Typer()
+    score_cmd.register(app)
+    label_cmd.register(app)  # two commands: "score" is a subcommand
+    path = save_record(make_record(), tmp_path)
+    res = CliRunner().invoke(app, ["score", str(path), "--scale", "2027.1"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "certifiable: no (scale 2027.1 marks vision-digits as a demo workload" in text
+    doc = CliRunner().invoke(app, ["score", str(path), "--scale", "2027.1", "--json"])
+    grade = __import__("json").loads(doc.stdout)["results"][0]["grade"]
+    assert grade["mark"] == "C" and grade["scale_blockers"] == ["demo-workload"]
