@@ -300,6 +300,12 @@ class Scale(_Toml):
     @property
     def summary(self) -> str:
         """``call-2027.1 (quantiles of 6 records, ESTIMATED)``: the version and the basis."""
+        baskets = sorted({len(ws.basket) for ws in self.workloads.values() if ws.basket})
+        if baskets:
+            n = "/".join(str(c) for c in baskets)
+            demo = sum(ws.demo for ws in self.workloads.values())
+            tail = f"; {demo} demo workload(s), not certifiable" if demo else ""
+            return f"{self.version} (baskets of {n} MEASURED result(s){tail})"
         counts = {len(ws.basis) for ws in self.workloads.values()}
         if not any(counts):
             return self.version
