@@ -3,7 +3,8 @@
 Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
 1. the record's evaluation data is the reference data (``data_reason``): non-reference data
    is scored for information and never graded;
-2. the scale has thresholds for the record's workload;
+2. the scale has thresholds for the record's workload, at the record's boundary (a scale
+   whose bounds come from a basket measured at one boundary grades only there);
 3. the record passes the rules of ecoscore.checks that make its figures usable, and a
    scale that pins a workload definition (a call's scale) grades only that definition;
 4. the quality reaches the installed workload's gate (else: not eligible, no grade);
@@ -12,7 +13,8 @@ Order of the checks (docs/METHODOLOGY.md, "From a record to a grade"):
 A paired record (``ecoscore run --paired``) also gets a model grade beside it
 (``Grade.model_grade``, ecoscore.grading.model_grade), with the same eligibility.
 An ESTIMATED energy gives a provisional grade, marked with an asterisk, never certifiable;
-nor is a grade on a scale built on ESTIMATED records; data whose checksums a test pinned
+nor is a grade on a scale built on ESTIMATED records, nor one of a workload the scale
+marks demo (its bounds come from no basket of MEASURED results); data whose checksums a test pinned
 (``data_pinned_by == "test-hook"``) can be graded but never certified.
 """
 
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecoscore.benchmarks.metrics import gate_relation, passes_gate
 from ecoscore.checks import CheckReport, check_record
-from ecoscore.grading.scale import Scale
+from ecoscore.grading.scale import Scale, versions_grading
 from ecoscore.grading.uncertainty import (
     class_probabilities,
     combined_log_sigma,
@@ -68,6 +70,9 @@ class Grade:
     #: The model grade beside it, for a paired record (ecoscore.grading.model_grade);
     #: None for a record without a ``paired`` section.
     model_grade: ModelGrade | None = None
+    #: What in the scale keeps the grade from certification: ``scale-estimated`` (built on
+    #: ESTIMATED records), ``demo-workload`` (the scale marks the workload demo).
+    scale_blockers: tuple[str, ...] = ()
 
     @property
     def mark(self) -> str:
@@ -95,6 +100,7 @@ class Grade:
         doc["certification_blockers"] = list(self.certification_blockers)
         doc["failed_rules"] = list(self.failed_rules)
         doc["model_grade"] = self.model_grade.to_dict() if self.model_grade is not None else None
+        doc["scale_blockers"] = list(self.scale_blockers)
         return doc
 
 
@@ -161,10 +167,14 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
     reason = data_reason(record)  # non-reference data: never graded, whatever else holds
     if reason is None and workload_scale is None:
         known = ", ".join(scale.workloads)
+        others = [v for v in versions_grading(record.workload.name) if v != scale.version]
+        hint = f"; published scale(s) that do: {', '.join(others)}" if others else ""
         reason = (
             f"no grade: scale {scale.version} has no thresholds for workload "
-            f"{record.workload.name!r} (it grades: {known})"
+            f"{record.workload.name!r} (it grades: {known}){hint}"
         )
+    elif reason is None and scale.boundary_reason(record.workload.name, record.meter.boundary):
+        reason = scale.boundary_reason(record.workload.name, record.meter.boundary)
     elif reason is None and report.invalid:
         first = report.invalid[0]
         reason = f"no grade: {first.line()}"
@@ -206,8 +216,14 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
     if letter is None:
         blockers.append("no grade")
     blockers.extend(f.line() for f in report.findings)
+    scale_blockers: list[str] = []
     if scale.built_on_estimates:
         blockers.append(f"scale {scale.version} is built on ESTIMATED records")
+        scale_blockers.append("scale-estimated")
+    demo = scale.demo_reason(record.workload.name)
+    if demo is not None:
+        blockers.append(demo)
+        scale_blockers.append("demo-workload")
     return Grade(
         record_id=record.record_id,
         workload=record.workload.name,
@@ -233,4 +249,5 @@ def grade_record(record: RunRecord, scale: Scale, checks: CheckReport | None = N
         assurance=report.assurance,
         failed_rules=tuple(report.failed_rules()),
         model_grade=model_grade_of(record, report) if record.paired is not None else None,
+        scale_blockers=tuple(scale_blockers),
     )

@@ -14,7 +14,22 @@ settings the rule needs and how the bounds of each workload follow (``check``). 
 - ``reference``: the same bounds, around a reference point that is the geometric mean of the
   energies of the call's reference runs, listed in ``basis``;
 - ``quantiles``: the bounds of A to D are the ``quantile_levels`` of the energies of the
-  call's first cohort, listed in ``basis`` (linear interpolation between order statistics).
+  call's first cohort, listed in ``basis`` (linear interpolation between order statistics);
+- ``basket-log-quantiles``: the bounds come from a ``basket`` of distinct MEASURED results
+  at one boundary (published results and the project's own MEASURED records), listed in the
+  file: in log10 of energy, A's upper bound is the basket's ``basket_quantiles[0]`` quantile
+  and D's its ``basket_quantiles[1]`` quantile, B and C split the span between them into
+  three equal classes; when that span is under 3 x ``min_class_decades`` decades, the four
+  bounds are widened about their log-midpoint to exactly that span. Every class is then at
+  least ``min_class_decades`` (>= 1) decade wide, so the five classes (A and E counted with
+  the width of the inner ones) span at least 5 decades. The reference point is the centre of
+  class C (the log-midpoint). A workload graded by this rule is graded at the basket's
+  boundary only (``boundaries``).
+
+A workload may name its own ``rule`` (default: the scale's): a scale whose tiny-* workloads
+follow ``basket-log-quantiles`` keeps its demo workloads on ``geometric-centred``. A
+workload marked ``demo = true`` is graded, but never certifiably: its bounds do not come
+from a basket of MEASURED results (:mod:`ecoscore.grading.grade` says why).
 
 A scale that lists its ``basis`` names every record it came from (record_id, model, energy,
 MEASURED or ESTIMATED, quick or not). A basis record that is ESTIMATED (or a quick run) is
@@ -27,6 +42,7 @@ certified (:mod:`ecoscore.grading.grade`).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
@@ -58,6 +74,10 @@ _PUBLISHED_RE = re.compile(r"^\d{4}\.\d{1,3}$")
 DEFAULT_QUANTILE_LEVELS = (0.10, 0.30, 0.60, 0.85)
 #: Fewest basis records per workload for the ``quantiles`` rule.
 MIN_QUANTILE_RECORDS = 5
+#: ``basket-log-quantiles``: the fewest distinct results a basket may hold, and the
+#: narrowest class a scale file may ask for (one decade: five classes span >= 5 decades).
+MIN_BASKET = 10
+MIN_CLASS_DECADES = 1.0
 
 Version = Annotated[str, StringConstraints(pattern=_VERSION)]
 Prose = Annotated[str, StringConstraints(min_length=1)]
@@ -98,6 +118,23 @@ class BasisRecord(_Toml):
     quick: bool = False
 
 
+class BasketResult(_Toml):
+    """One MEASURED result of a basket scale's basket: where it comes from and its energy.
+
+    ``id`` is the published table's ``source`` (``repository@commit:path`` of the energy
+    log) for ``origin = "mlperf-tiny"``, or the record id for ``origin = "ecoscore-record"``.
+    """
+
+    id: Annotated[str, StringConstraints(pattern=r"^(\S+@\S+:\S+|[0-9a-f]{64})$")]
+    origin: Literal["mlperf-tiny", "ecoscore-record"]
+    round: str = ""
+    system: Prose
+    device_class: Prose
+    energy_per_inference_j: Positive
+    boundary: Prose
+    measurement: Literal["MEASURED"]
+
+
 class WorkloadScale(_Toml):
     """The A-to-E thresholds of one workload: upper bounds (inclusive) of A, B, C and D."""
 
@@ -110,6 +147,24 @@ class WorkloadScale(_Toml):
     definition_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
     #: The records the bounds came from (derived scales).
     basis: list[BasisRecord] = Field(default_factory=list)
+    #: The rule of this workload's bounds when it is not the scale's (``[scale].rule``).
+    rule: str | None = None
+    #: A demo workload: graded, never certifiably (no basket of MEASURED results yet).
+    demo: bool = False
+    #: The boundaries a record's energy must be at to be graded here (empty: any).
+    boundaries: tuple[str, ...] = ()
+    #: ``basket-log-quantiles``: the MEASURED results the bounds come from.
+    basket: list[BasketResult] = Field(default_factory=list)
+
+    @field_validator("rule")
+    @classmethod
+    def _known_workload_rule(cls, v: str | None) -> str | None:
+        if v is not None and v not in SCALE_RULES:
+            raise ValueError(f"unknown rule {v!r}; rules: {', '.join(SCALE_RULES)}")
+        return v
+
+    def basket_energies(self) -> list[float]:
+        return [b.energy_per_inference_j for b in self.basket]
 
     def basis_energies(self) -> list[float]:
         return [b.energy_per_inference_j for b in self.basis]
@@ -155,6 +210,10 @@ class ScaleHead(_Toml):
     rule: str
     classes_per_decade: int | None = Field(default=None, ge=1, strict=True)
     quantile_levels: tuple[float, float, float, float] | None = None
+    #: ``basket-log-quantiles``: the quantile levels of A's and D's upper bounds (log10 of
+    #: the basket's energies) and the narrowest class, in decades.
+    basket_quantiles: tuple[float, float] | None = None
+    min_class_decades: float | None = Field(default=None, allow_inf_nan=False)
     rescaling_rule: Prose
     #: Derived scales: whether ESTIMATED or quick basis records were allowed, and what the
     #: basis is (ESTIMATED as soon as one basis record is).
@@ -195,8 +254,24 @@ class Scale(_Toml):
 
     @model_validator(mode="after")
     def _bounds_follow_the_rule(self) -> Scale:
-        rule = SCALE_RULES[self.scale.rule]
         for name, ws in self.workloads.items():
+            rule = SCALE_RULES[ws.rule or self.scale.rule]
+            if ws.rule is not None and ws.rule != self.scale.rule:
+                try:
+                    rule.check_head(self.scale)
+                except ValueError as e:
+                    raise ValueError(f"[workloads.{name}].rule = {ws.rule!r}: {e}") from None
+            if rule.name != BasketLogQuantiles.name and ws.basket:
+                raise ValueError(f"[workloads.{name}].basket: only the basket rule has one")
+            if (
+                self.scale.rule == BasketLogQuantiles.name
+                and rule.name != BasketLogQuantiles.name
+                and not ws.demo
+            ):
+                raise ValueError(
+                    f"[workloads.{name}].demo: a workload of a basket scale whose bounds do "
+                    "not come from a basket must be marked demo = true"
+                )
             _check_basis(self.scale, name, ws)
             rule.check_workload(self.scale, name, ws)
         return self
@@ -225,6 +300,12 @@ class Scale(_Toml):
     @property
     def summary(self) -> str:
         """``call-2027.1 (quantiles of 6 records, ESTIMATED)``: the version and the basis."""
+        baskets = sorted({len(ws.basket) for ws in self.workloads.values() if ws.basket})
+        if baskets:
+            n = "/".join(str(c) for c in baskets)
+            demo = sum(ws.demo for ws in self.workloads.values())
+            tail = f"; {demo} demo workload(s), not certifiable" if demo else ""
+            return f"{self.version} (baskets of {n} MEASURED result(s){tail})"
         counts = {len(ws.basis) for ws in self.workloads.values()}
         if not any(counts):
             return self.version
@@ -238,6 +319,28 @@ class Scale(_Toml):
 
     def for_workload(self, name: str) -> WorkloadScale | None:
         return self.workloads.get(name)
+
+    def demo_reason(self, name: str) -> str | None:
+        """Why grades of ``name`` on this scale cannot be certified (a demo workload)."""
+        ws = self.workloads.get(name)
+        if ws is None or not ws.demo:
+            return None
+        return (
+            f"scale {self.version} marks {name} as a demo workload: its bounds do not come "
+            "from a basket of MEASURED results"
+        )
+
+    def boundary_reason(self, name: str, boundary: str) -> str | None:
+        """``no grade: ...`` when a record's energy is at a boundary the scale does not grade
+        ``name`` at (its bounds come from results at another boundary)."""
+        ws = self.workloads.get(name)
+        if ws is None or not ws.boundaries or boundary in ws.boundaries:
+            return None
+        return (
+            f"no grade: scale {self.version} grades {name} at boundary "
+            f"{', '.join(ws.boundaries)} only (where its basket was measured); this record's "
+            f"energy is at {boundary!r}, a different quantity"
+        )
 
 
 def derive_upper_bounds(
@@ -269,6 +372,27 @@ def quantile(values: list[float], level: float) -> float:
 
 def median(values: list[float]) -> float:
     return quantile(values, 0.5)
+
+
+def basket_upper_bounds(
+    energies: list[float],
+    levels: tuple[float, float] = (0.10, 0.90),
+    min_class_decades: float = MIN_CLASS_DECADES,
+) -> tuple[tuple[float, float, float, float], float]:
+    """The ``basket-log-quantiles`` bounds of A..D and the reference point (centre of C).
+
+    In log10 of energy: lo and hi are the basket's ``levels`` quantiles (linear
+    interpolation); the class width is max(min_class_decades, (hi - lo) / 3); the bounds are
+    centre + (k - 1.5) x width for k = 0..3 around centre = (lo + hi) / 2. When the basket's
+    spread is wide enough, A's bound is its lo quantile and D's its hi quantile; otherwise
+    the bounds are widened about their midpoint to 3 x min_class_decades decades.
+    """
+    logs = [math.log10(e) for e in energies]
+    lo, hi = quantile(logs, levels[0]), quantile(logs, levels[1])
+    width = max(min_class_decades, (hi - lo) / 3)
+    centre = (lo + hi) / 2
+    b = [10 ** (centre + (k - 1.5) * width) for k in range(4)]
+    return (b[0], b[1], b[2], b[3]), 10**centre
 
 
 def _close(written: float, rule: float) -> bool:
@@ -393,14 +517,78 @@ class CohortQuantiles(ScaleRule):
             )
 
 
+class BasketLogQuantiles(ScaleRule):
+    name = "basket-log-quantiles"
+    description = (
+        "A's and D's bounds at basket_quantiles of the log energies of a basket of distinct "
+        "MEASURED results, equal classes between, widened to >= min_class_decades a class"
+    )
+
+    def check_head(self, head: ScaleHead) -> None:
+        levels, width = head.basket_quantiles, head.min_class_decades
+        if levels is None or width is None:
+            raise ValueError(
+                f"basket_quantiles, min_class_decades: the {self.name} rule needs both"
+            )
+        if not 0 <= levels[0] < levels[1] <= 1:
+            raise ValueError("basket_quantiles: two levels, increasing, between 0 and 1")
+        if width < MIN_CLASS_DECADES:
+            raise ValueError(
+                f"min_class_decades: {width:g} is under {MIN_CLASS_DECADES:g} (five classes "
+                "must span at least 5 decades)"
+            )
+
+    def check_workload(self, head: ScaleHead, name: str, ws: WorkloadScale) -> None:
+        where = f"[workloads.{name}]"
+        if ws.demo:
+            raise ValueError(f"{where}.demo: a workload with a basket is not a demo workload")
+        if len(ws.basket) < MIN_BASKET:
+            raise ValueError(
+                f"{where}.basket: {len(ws.basket)} result(s); the {self.name} rule needs at "
+                f"least {MIN_BASKET} distinct MEASURED results"
+            )
+        seen: set[str] = set()
+        for i, b in enumerate(ws.basket):
+            if b.id in seen:
+                raise ValueError(f"{where}.basket[{i}]: {b.id} is listed twice")
+            seen.add(b.id)
+        at = {b.boundary for b in ws.basket}
+        if len(at) != 1:
+            raise ValueError(
+                f"{where}.basket: results at {len(at)} boundaries ({', '.join(sorted(at))}); "
+                "a basket is at one boundary"
+            )
+        if ws.boundaries != tuple(at):
+            raise ValueError(
+                f"{where}.boundaries: must be [{next(iter(at))!r}], the basket's boundary "
+                "(a record at another boundary measures another quantity)"
+            )
+        assert head.basket_quantiles is not None and head.min_class_decades is not None
+        derived, ref = basket_upper_bounds(
+            ws.basket_energies(), head.basket_quantiles, head.min_class_decades
+        )
+        _bounds_problem(name, ws, derived, f"its basket of {len(ws.basket)} results")
+        if not _close(ws.reference_energy_per_inference_j, ref):
+            raise ValueError(
+                f"{where}.reference_energy_per_inference_j: not the centre of class C ({ref:.3g})"
+            )
+
+
 #: The rules, by the name a scale file gives in ``[scale].rule``.
 SCALE_RULES: dict[str, ScaleRule] = {
-    r.name: r for r in (GeometricCentred(), ReferenceRuns(), CohortQuantiles())
+    r.name: r
+    for r in (GeometricCentred(), ReferenceRuns(), CohortQuantiles(), BasketLogQuantiles())
 }
 
 
 def available_versions() -> list[str]:
     return sorted(p.stem for p in SCALES_DIR.glob("*.toml") if _PUBLISHED_RE.match(p.stem))
+
+
+@functools.cache
+def versions_grading(workload: str) -> tuple[str, ...]:
+    """The published scale versions that have thresholds for ``workload`` (for messages)."""
+    return tuple(v for v in available_versions() if workload in load_scale(v).workloads)
 
 
 def scale_path(version: str) -> Path:

@@ -72,6 +72,8 @@ RULE_WORDS = {
     "not-redirected": "redirected sensors",
     "reference-data": "non-reference data",
     "schema-current": "old schema",
+    "demo-workload": "demo workload (uncalibrated scale)",
+    "scale-estimated": "scale built on estimates",
 }
 #: The signer's text fits the panel at this many characters.
 SIGNER_CHARS = 34
@@ -311,7 +313,7 @@ def label_content(
         engine=_short(f"{e.name} {e.version} · {e.precision} · {e.device}", 34),
         measurement=m.measurement,
         quick=record.run.quick,
-        blockers=tuple(r for r in grade.failed_rules),
+        blockers=tuple(grade.failed_rules) + tuple(grade.scale_blockers),
         boundary=_short(m.boundary, 34),
         sensor=_short(f"{m.name}: {m.source}", 36),
         assurance=grade.assurance or "unknown",

@@ -4,7 +4,11 @@
 # For each workload: torch on CUDA in fp32 and fp16 with the NVML meter, then onnxruntime on
 # the host CPU (meter auto: RAPL where readable, else the CodeCarbon estimate, said so).
 # An nvidia-smi power log runs beside the GPU runs for the cross-check
-# (python -m ecoscore.runners.crosscheck RECORD LOG).
+# (python -m ecoscore.runners.crosscheck RECORD LOG); the log is appended to, so a second
+# invocation adds a second logging session to the same file.
+# The committed records of 2026-11-23 (results/reference/README.md, "Every run attempt"):
+# the six GPU records match this script's commands; the three CPU records were made with
+# --repeats 3 (CPU_REPEATS=3 here) and another note, not with this script's defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT_DIR=${OUT_DIR:-results/reference}
