@@ -186,3 +186,15 @@ def test_a_policy_fixes_how_engine_settings_were_set(tmp_path, lab):
         in v["user2.zip"].reasons
     )
     assert any("engine settings not recorded" in r for r in v["untuned.zip"].reasons)
+
+
+def test_a_demo_workload_on_the_calibrated_scale_is_not_certifiable_and_says_why(tmp_path, lab):
+    """Scale 2027.1 marks vision-digits demo: the policy's reason names that, not an empty
+    list of failed rules."""
+    key, policy_path = lab
+    text = policy_path.read_text().replace("[policy]\n", '[policy]\nscale_version = "2027.1"\n', 1)
+    policy_path.write_text(text)
+    sub = submit(tmp_path, "acme", [sign_record(make_record(), key)], "micro", key)
+    (only,) = verdicts_for([sub], policy_path).values()
+    assert not only.passed
+    assert any(r.endswith(": not certifiable (demo-workload)") for r in only.reasons), only.reasons

@@ -248,10 +248,12 @@ def _record_reasons(row: Row, policy: Policy, category: str | None) -> list[str]
             f"{policy.min_assurance}{quick}"
         )
     if policy.require_certifiable and row.grade is not None and not row.certifiable:
-        rules = ", ".join(row.grade.failed_rules) or ", ".join(
-            f for f in row.flags if f in ("signed-by-other-key", "power-log-missing")
-        )
-        out.append(f"{tag}: not certifiable ({rules})")
+        why = [
+            *row.grade.failed_rules,
+            *row.grade.scale_blockers,
+            *(f for f in row.flags if f in ("signed-by-other-key", "power-log-missing")),
+        ]
+        out.append(f"{tag}: not certifiable ({', '.join(why) or 'see ecoscore verify'})")
     if policy.measured_only and rec.meter.measurement != "MEASURED":
         out.append(f"{tag}: energy is {rec.meter.measurement}; the policy accepts measured only")
     if not policy.allow_quick and rec.run.quick:

@@ -43,8 +43,15 @@ from ecoscore.runners.meters.base import (
 NOMINAL_COUNTER_PERIOD_S = 0.1
 #: Default polling period of the power fallback.
 DEFAULT_POLL_PERIOD_S = 0.02
-#: Stated relative uncertainty (1 sigma): NVIDIA specifies +/-5 % for the power sensor.
+#: Stated relative uncertainty (1 sigma). NVIDIA documents +/-5 % for the power reading of
+#: Fermi and Kepler boards only (nvidia-smi documentation); for later GPUs this figure is an
+#: assumption, recorded as such (``uncertainty_source``), until a calibration against an
+#: external meter replaces it.
 UNCERTAINTY_REL = 0.05
+UNCERTAINTY_SOURCE = (
+    "5 %: documented by NVIDIA (+/-5 %) for Fermi and Kepler boards only; an assumption for "
+    "later GPUs"
+)
 
 PART_TIME_NOTE = (
     "on A100/H100 the power sensor samples only part of the runtime (Yang et al. 2023, "
@@ -258,6 +265,7 @@ class NvmlEnergyCounterMeter(Meter):
                 if measured is not None
                 else f"assumed {NOMINAL_COUNTER_PERIOD_S} s (H100 figure)",
                 "edge_uncertainty": "each window edge is uncertain by up to one counter update",
+                "uncertainty_source": UNCERTAINTY_SOURCE,
                 "sensor_updates_observed_as": "counter changes seen by reads every half "
                 "update period during the window",
                 "window_gpu_state": "P-state, SM and memory clocks, temperature at each edge",
@@ -340,6 +348,7 @@ class NvmlPowerPollingMeter(SampledPowerMeter):
                 "power_call": power_call,
                 "instantaneous_power": self._instant,
                 "why_polling": reason,
+                "uncertainty_source": UNCERTAINTY_SOURCE,
             },
         )
 
