@@ -209,6 +209,29 @@ class Latency(_Model):
     count: int
 
 
+class EmptyCall(_Model):
+    """The engine's empty-call floor for one scenario: a do-nothing model (identity on the
+    model's input, generated in the run for the engine's format) run through the same
+    engine, settings, call path and batch size, timed in the run after the measured windows
+    (runners/empty_call.py). What the engine path costs per call before the model does any
+    work: a model's latency close to it measures mostly the engine.
+
+    ``median_call_s``: each call timed alone (single stream, synchronised after each call
+    like its queries); None for offline, timed like its windows: ``mean_call_s`` over
+    back-to-back calls. ``energy_per_call_j`` is None unless measured (``energy_note`` says
+    why not); ``unavailable_reason`` says why there is no figure at all."""
+
+    model: str
+    batch_size: int
+    calls: int
+    duration_s: float
+    mean_call_s: float | None
+    median_call_s: float | None = None
+    energy_per_call_j: float | None = None
+    energy_note: str | None = None
+    unavailable_reason: str | None = None
+
+
 class ScenarioResult(_Model):
     name: Literal["single_stream", "offline"]
     batch_size: int
@@ -236,6 +259,16 @@ class ScenarioResult(_Model):
     #: Why the batch size differs from the workload's (e.g. a model exported with a fixed
     #: batch of 1 runs the offline scenario at batch 1); None when it does not.
     batch_note: str | None = None
+    #: The engine's empty-call floor at this scenario's batch (EmptyCall); None in records
+    #: made before it was measured (left out of the record, so their content hash holds).
+    empty_call: EmptyCall | None = None
+
+    @model_serializer(mode="wrap")
+    def _absent_floor(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        doc = handler(self)
+        if isinstance(doc, dict) and doc.get("empty_call", "") is None:
+            del doc["empty_call"]
+        return doc
 
 
 class IdleBaseline(_Model):
