@@ -48,12 +48,12 @@ def floor_text(record: RunRecord) -> str:
             continue
         if sc.name == "single_stream" and ec.median_call_s is not None:
             value, model_s = ec.median_call_s, (sc.latency.p50_ms / 1e3 if sc.latency else None)
-            what = "median"
+            what, of = "median", "p50 latency"
         else:
-            value, what = ec.mean_call_s, "mean"
+            value, what, of = ec.mean_call_s, "mean", "time per batch"
             rate = sc.throughput_per_s.median
             model_s = sc.batch_size / rate if rate > 0 else None
-        share = f", {100 * value / model_s:.3g} % of the model's" if model_s else ""
+        share = f", {100 * value / model_s:.2g} % of the model's {of}" if model_s else ""
         parts.append(f"{label} {q(value, 's')} per call ({what}, batch {ec.batch_size}{share})")
     if not parts:
         return ""
