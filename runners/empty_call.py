@@ -59,7 +59,10 @@ def identity_onnx(path: Path, sample: np.ndarray, name: str = "input") -> Path:
     import onnx
     from onnx import helper
 
-    elem = helper.np_dtype_to_tensor_dtype(np.dtype(sample.dtype))
+    dtype = np.dtype(sample.dtype)
+    elem = (
+        onnx.TensorProto.STRING if dtype.kind in "OUS" else helper.np_dtype_to_tensor_dtype(dtype)
+    )
     dims: list[int | str] = ["batch", *(int(d) for d in sample.shape[1:])]
     graph = helper.make_graph(
         [helper.make_node("Identity", [name], ["output"])],
@@ -180,46 +183,61 @@ def measure_empty_calls(
     note = energy_note(seconds, meter)
     label = f"identity ({fmt}) through {config.engine}"
     out: dict[str, EmptyCall] = {}
-    engine: Engine | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="ecoscore-empty-call-") as tmp:
             path = identity_model(Path(tmp), fmt, x[:1])
             engine = floor_config(config).build()
-            engine.load(path, LoadHints(max_batch=max(batch_sizes.values()), calibration=lambda: x))
-            for name, batch in batch_sizes.items():
-                batches = [
-                    engine.prepare(np.ascontiguousarray(x[(np.arange(batch) + b * batch) % len(x)]))
-                    for b in range(BATCHES)
-                ]
-                calls, spent, mean, med = time_calls(
-                    engine, batches, seconds, warmup, name == "single_stream", clock
-                )
-                out[name] = EmptyCall(
-                    model=label,
-                    batch_size=batch,
-                    calls=calls,
-                    duration_s=spent,
-                    mean_call_s=mean,
-                    median_call_s=med,
-                    energy_note=note,
-                )
+            try:
+                engine.load(path, LoadHints(max(batch_sizes.values()), lambda: x))
+                for name, batch in batch_sizes.items():
+                    out[name] = _floor(engine, x, batch, name, seconds, warmup, clock)
+            finally:
+                engine.close()
     except EngineTimeLimit:
         raise  # the run's time limit holds here too
     except Exception as e:  # the engine's library raises its own types: recorded, not raised
         why = f"the do-nothing model did not run: {one_line(e)}"
-        for name, batch in batch_sizes.items():
-            out.setdefault(
-                name,
-                EmptyCall(
-                    model=label,
-                    batch_size=batch,
-                    calls=0,
-                    duration_s=0.0,
-                    mean_call_s=None,
-                    unavailable_reason=why,
-                ),
-            )
-    finally:
-        if engine is not None:
-            engine.close()
-    return out
+        out = {name: _unavailable(batch, why) for name, batch in batch_sizes.items()}
+    return {
+        name: ec.model_copy(
+            update={"model": label, "energy_note": note if ec.mean_call_s is not None else None}
+        )
+        for name, ec in out.items()
+    }
+
+
+def _floor(
+    engine: Engine,
+    x: np.ndarray,
+    batch: int,
+    name: str,
+    seconds: float,
+    warmup: float,
+    clock: Clock,
+) -> EmptyCall:
+    batches = [
+        engine.prepare(np.ascontiguousarray(x[(np.arange(batch) + b * batch) % len(x)]))
+        for b in range(BATCHES)
+    ]
+    calls, spent, mean, med = time_calls(
+        engine, batches, seconds, warmup, name == "single_stream", clock
+    )
+    return EmptyCall(
+        model="",
+        batch_size=batch,
+        calls=calls,
+        duration_s=spent,
+        mean_call_s=mean,
+        median_call_s=med,
+    )
+
+
+def _unavailable(batch: int, why: str) -> EmptyCall:
+    return EmptyCall(
+        model="",
+        batch_size=batch,
+        calls=0,
+        duration_s=0.0,
+        mean_call_s=None,
+        unavailable_reason=why,
+    )

@@ -38,6 +38,13 @@ def test_the_onnx_identity_returns_its_input_at_any_batch(tmp_path, dtype):
         np.testing.assert_array_equal(engine.run(x), x)
 
 
+def test_the_onnx_identity_takes_text_inputs(tmp_path):
+    x = np.array([["turn the lights on"], ["what time is it"]], dtype=object)
+    engine = make_engine("onnxruntime", threads=1)
+    engine.load(identity_onnx(tmp_path / "id.onnx", x))
+    np.testing.assert_array_equal(engine.run(x), x)
+
+
 def test_the_pt2_identity_returns_its_input_through_both_call_paths(tmp_path):
     pytest.importorskip("torch", reason="the torch extra is not installed")
     sample = np.random.default_rng(0).random((2, 1, 8, 8)).astype(np.float32)
