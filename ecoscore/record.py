@@ -25,9 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     ValidationError,
-    model_serializer,
 )
 
 from ecoscore.errors import InputError, IntegrityFailure, OutputError
@@ -93,14 +91,6 @@ class WorkloadRef(_Model):
     data_pinned_by: Literal["bundled", "definition", "published", "test-hook", "none"] | None = None
     data_check: str | None = None  # the check's outcome, in one line
     data_files_sha256: dict[str, str] = Field(default_factory=dict)  # the checked files
-
-    @model_serializer(mode="wrap")
-    def _drop_absent_file_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        doc = handler(self)
-        for key in _WORKLOAD_FILE_FIELDS:
-            if doc.get(key, "") is None:
-                del doc[key]
-        return doc
 
 
 class ModelFileRef(_Model):
@@ -258,6 +248,29 @@ class Tuning(_Model):
     spent_s: float = 0.0
 
 
+class EmptyCall(_Model):
+    """The engine's empty-call floor for one scenario: a do-nothing model (identity on the
+    model's input, generated in the run for the engine's format) run through the same
+    engine, settings, call path and batch size, timed in the run after the measured windows
+    (runners/empty_call.py). What the engine path costs per call before the model does any
+    work: a model's latency close to it measures mostly the engine.
+
+    ``median_call_s``: each call timed alone (single stream, synchronised after each call
+    like its queries); None for offline, timed like its windows: ``mean_call_s`` over
+    back-to-back calls. ``energy_per_call_j`` is None unless measured (``energy_note`` says
+    why not); ``unavailable_reason`` says why there is no figure at all."""
+
+    model: str
+    batch_size: int
+    calls: int
+    duration_s: float
+    mean_call_s: float | None
+    median_call_s: float | None = None
+    energy_per_call_j: float | None = None
+    energy_note: str | None = None
+    unavailable_reason: str | None = None
+
+
 class ScenarioResult(_Model):
     name: Literal["single_stream", "offline"]
     batch_size: int
@@ -285,6 +298,9 @@ class ScenarioResult(_Model):
     #: Why the batch size differs from the workload's (e.g. a model exported with a fixed
     #: batch of 1 runs the offline scenario at batch 1); None when it does not.
     batch_note: str | None = None
+    #: The engine's empty-call floor at this scenario's batch (EmptyCall); None in records
+    #: made before it was measured (left out of the record, so their content hash holds).
+    empty_call: EmptyCall | None = None
 
 
 class IdleBaseline(_Model):
@@ -346,15 +362,6 @@ class RunSettings(_Model):
     #: warm-up and window. Absent from records made before limits existed.
     quality_time_limit_s: float | None = None
     window_time_limit_s: float | None = None
-
-    @model_serializer(mode="wrap")
-    def _absent_when_unset(self, handler: Any) -> Any:
-        # a record made without limits keeps the form (and so the content hash) it had
-        doc = handler(self)
-        for key in ("quality_time_limit_s", "window_time_limit_s"):
-            if isinstance(doc, dict) and doc.get(key) is None:
-                doc.pop(key, None)
-        return doc
 
 
 class Provenance(_Model):
@@ -444,13 +451,25 @@ class RunRecord(_Model):
     signature: Signature | None = None
 
     def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """The record as a dict; ``paired`` is left out when there is none, so that a
-        record made without ``--paired`` keeps the content (and record_id) it had before
-        the section existed. (A wrap serializer would do the same, but pydantic then turns
-        NaN into None in JSON mode, and a non-finite number must fail loudly.)"""
+        """The record as a dict. Fields added after records existed are left out when they
+        are None, so that an older record keeps the content (and record_id) it had: the
+        ``paired`` section, a scenario's ``empty_call``, the workload-file fields and the
+        run's time limits. (Wrap serializers on the sections would do the same, but
+        pydantic then turns NaN into None in JSON mode, and a non-finite number must fail
+        loudly: ``record_json``.)"""
         doc = super().model_dump(**kwargs)
         if doc.get("paired", "") is None:
             del doc["paired"]
+        _drop_none(doc.get("workload"), _WORKLOAD_FILE_FIELDS)
+        _drop_none(doc.get("run"), ("quality_time_limit_s", "window_time_limit_s"))
+        # the same for a scenario's empty-call floor, in records made before it existed
+        scenarios = list(doc.get("scenarios") or [])
+        for p in (doc.get("paired") or {}).get("scenarios") or []:
+            if isinstance(p, dict) and isinstance(p.get("reference"), dict):
+                scenarios.append(p["reference"])
+        for s in scenarios:
+            if isinstance(s, dict) and s.get("empty_call", "") is None:
+                del s["empty_call"]
         return doc
 
     def content_sha256(self) -> str:
@@ -579,3 +598,11 @@ def json_schema() -> dict[str, Any]:
     schema["$id"] = f"https://ecoscore.invalid/schema/run-record-{SCHEMA_VERSION}.json"
     schema["title"] = f"ecoscore run record, schema {SCHEMA_VERSION}"
     return schema
+
+
+def _drop_none(section: object, keys: tuple[str, ...]) -> None:
+    """Remove ``keys`` whose value is None from a dumped section (in place)."""
+    if isinstance(section, dict):
+        for key in keys:
+            if key in section and section[key] is None:
+                del section[key]

@@ -4,8 +4,9 @@ Order of a run: check the model file; load it in the engine; decide how the mode
 the workload (runners/model_interface.py: output, layout, quantized input, fixed batch)
 and convert the evaluation inputs once; compute quality on the full evaluation set with
 the engine and precision that will be timed; measure the idle baseline; measure
-single-stream then offline, each with warm-up and repeats; assemble the record (its
-record_id is the hash of its content).
+single-stream then offline, each with warm-up and repeats; measure the engine's
+empty-call floor (runners/empty_call.py); assemble the record (its record_id is the hash
+of its content).
 
 The quality pass and each warm-up and window run under a time limit (``time_limits``:
 derived from the workload's scenario defaults, overridable, recorded in ``run``), and
@@ -36,6 +37,7 @@ from ecoscore.record import (
     RunRecord,
     RunSettings,
 )
+from ecoscore.runners.empty_call import measure_empty_calls
 from ecoscore.runners.engines.base import Engine, EngineConfig, EngineError, LoadHints
 from ecoscore.runners.interference import InterferenceProbe, other_gpu_processes
 from ecoscore.runners.loop import (
@@ -382,6 +384,22 @@ def run_benchmark(
                 )
             say("ready idle (after the windows)")
             after = measure_idle_at(req.meter, idle_s)
+            say("empty-call floor (a do-nothing model through the same engine)")
+            floors = {}
+            with dog.phase("the empty-call floor", limits.window_s, "--window-time-limit"):
+                for name in req.scenarios:  # each at the settings its scenario ran with
+                    ran = chosen[name].get("engine_config")
+                    cfg = type(engine.config).model_validate(ran) if ran else engine.config
+                    floors.update(
+                        measure_empty_calls(
+                            cfg,
+                            model.format,
+                            x,
+                            {name: settings[name].batch_size},
+                            req.quick,
+                            req.meter,
+                        )
+                    )
         params = (
             model.parameter_count if model.parameter_count is not None else (engine.parameter_count)
         )
@@ -404,6 +422,7 @@ def run_benchmark(
             incremental_resolution_j=_resolution(raw, before.baseline.power_w),
             batch_note=batch_note if raw.settings.name == "offline" else None,
             **chosen[raw.settings.name],
+            empty_call=floors.get(raw.settings.name),
         )
         for raw in raws
     ]

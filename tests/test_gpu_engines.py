@@ -69,10 +69,42 @@ def test_torch_cuda_quality_matches_the_cpu(workload, precision, tol):
 def test_cuda_graph_batch1_gives_the_same_output():
     ref = reference_model("vision-digits")
     x = get_workload("vision-digits").eval_split().x[:1]
-    plain = make_engine("torch", "cuda:0")
+    plain = make_engine("torch", "cuda:0", cuda_graph=False)
     plain.load(ref.file("pt2"))
-    graphed = make_engine("torch", "cuda:0", cuda_graph=True)
+    graphed = make_engine("torch", "cuda:0")  # on by default on CUDA
     graphed.load(ref.file("pt2"))
     out = graphed.run_prepared(graphed.prepare(x))
     graphed.synchronize()
     np.testing.assert_allclose(out.float().cpu().numpy(), plain.run(x), rtol=1e-4, atol=1e-5)
+    info = graphed.info().settings
+    assert info["cuda_graph_batch1"] is True and info["cuda_graph_captured"] is True
+    assert graphed.fallback_reason is None
+    assert plain.info().settings["cuda_graph_captured"] is False
+
+
+@needs_cuda
+@pytest.mark.gpu
+def test_torch_cuda_graph_path_matches_module_path():
+    ref = reference_model("vision-digits")
+    x = get_workload("vision-digits").eval_split().x[:64]
+    engines = [
+        make_engine("torch", "cuda:0", call_path=p, cuda_graph=False) for p in ("graph", "module")
+    ]
+    for engine in engines:
+        engine.load(ref.file("pt2"))
+    assert engines[0].info().settings["call_path"] == "graph"
+    np.testing.assert_allclose(engines[0].run(x), engines[1].run(x), rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+@pytest.mark.gpu
+def test_torch_cuda_empty_call_floor_runs_through_the_graph():
+    from ecoscore.runners.empty_call import measure_empty_calls
+    from ecoscore.runners.engines.registry import engine_config
+
+    x = get_workload("vision-digits").eval_split().x
+    floors = measure_empty_calls(
+        engine_config("torch", device="cuda:0"), "pt2", x, {"single_stream": 1, "offline": 64}
+    )
+    for ec in floors.values():
+        assert ec.unavailable_reason is None and ec.mean_call_s > 0

@@ -197,12 +197,14 @@ def test_reproduce_of_a_torch_cuda_fp16_record_rebuilds_fp16(tmp_path, monkeypat
     out = tmp_path / "again"
     res = CliRunner().invoke(app(), ["reproduce", str(path), "--out", str(out)])
     assert res.exit_code in (0, 8), res.output  # replicated or not: the point is the engine
+    # the run's engine, then the empty-call floor's (runners/empty_call.py), same settings
     assert [(c.device, c.precision, c.cuda_graph, c.threads) for c in built] == [
         ("cuda:0", "fp16", True, 1)
-    ]
+    ] * 2
     (rep_path,) = (out / "runs").glob("*.json")
     rep = load_record(rep_path)
-    assert rep.engine.config == config
+    # a stored config without call_path ran the exported program's module(): so does its replication
+    assert rep.engine.config == {**config, "call_path": "module"}
     assert (rep.engine.device, rep.engine.precision) == ("cuda:0", "fp16")
     assert rep.device.kind == "gpu" and rep.device.name == "NVIDIA H100 80GB HBM3"
     assert "same hardware" in res.output

@@ -119,8 +119,12 @@ def run(
     channels_last: Annotated[bool, typer.Option(help="torch CUDA: channels-last inputs.")] = False,
     compile: Annotated[bool, typer.Option(help="torch CUDA: torch.compile the model.")] = False,
     cuda_graph: Annotated[
-        bool, typer.Option(help="torch CUDA: replay a CUDA graph at batch 1.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--cuda-graph/--no-cuda-graph",
+            help="torch CUDA: replay a CUDA graph at batch 1 (default: on, on CUDA).",
+        ),
+    ] = None,
     output: Annotated[
         str | None,
         typer.Option(
@@ -170,7 +174,7 @@ def run(
         "spinning": spinning,
         "channels_last": channels_last or None,
         "compile": compile or None,
-        "cuda_graph": cuda_graph or None,
+        "cuda_graph": cuda_graph,
         "output": output,
         "layout": layout.upper() if layout else None,
     }

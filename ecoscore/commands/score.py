@@ -32,6 +32,34 @@ def energy_ranks(grades: list[Grade]) -> list[str]:
     return ranks
 
 
+def floor_text(record: RunRecord) -> str:
+    """The engine's empty-call floor of each scenario (a do-nothing model through the same
+    engine path), beside the model's own time per call; empty for records without it."""
+    from ecoscore.grading.indicators import format_quantity as q
+
+    parts = []
+    for sc in record.scenarios:
+        ec = sc.empty_call
+        if ec is None:
+            continue
+        label = sc.name.replace("_", "-")
+        if ec.unavailable_reason is not None or ec.mean_call_s is None:
+            parts.append(f"{label}: not measured ({ec.unavailable_reason})")
+            continue
+        if sc.name == "single_stream" and ec.median_call_s is not None:
+            value, model_s = ec.median_call_s, (sc.latency.p50_ms / 1e3 if sc.latency else None)
+            what, of = "median", "p50 latency"
+        else:
+            value, what, of = ec.mean_call_s, "mean", "time per batch"
+            rate = sc.throughput_per_s.median
+            model_s = sc.batch_size / rate if rate > 0 else None
+        share = f", {100 * value / model_s:.2g} % of the model's {of}" if model_s else ""
+        parts.append(f"{label} {q(value, 's')} per call ({what}, batch {ec.batch_size}{share})")
+    if not parts:
+        return ""
+    return "; ".join(parts) + " (a do-nothing model through the same engine path; time only)"
+
+
 def _detail_lines(
     record: RunRecord, grade: Grade, ind: Indicators, placed: Position | None = None
 ) -> list[str]:
@@ -88,6 +116,9 @@ def _detail_lines(
             f"{ci_level_text(stat.ci_level)} confidence over {stat.n} repeat(s)"
         )
     lines.extend(_level_lines(record))
+    floor = floor_text(record)
+    if floor:
+        lines.append(f"  engine floor: {x(floor)}")
     tag = "[no-interference] "
     seen = [b.removeprefix(tag) for b in grade.certification_blockers if b.startswith(tag)]
     if seen:

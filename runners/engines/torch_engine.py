@@ -1,14 +1,33 @@
 """torch: loads a torch.export archive (.pt2) and runs it in inference mode on the CPU. On a
-CUDA device the config builds the CUDA variant (runners/engines/torch_cuda.py)."""
+CUDA device the config builds the CUDA variant (runners/engines/torch_cuda.py).
+
+Rules this module enforces:
+- the timed call does not pay for the export wrapper: with ``call_path="graph"`` (the
+  default) the exported program's graph is called with flat tensors, its parameters,
+  buffers and constants bound once at load, so no call flattens or unflattens a pytree or
+  re-checks the input's shape constraints (the model interface checks the input once per
+  run, before anything is timed). ``call_path="module"`` runs ``ExportedProgram.module()``
+  (that wrapper, per call) and is what records without a ``call_path`` ran;
+- a program the graph path cannot run as is (one that mutates its buffers or inputs, takes
+  effect tokens or returns a nested structure) runs through ``module()``, and the reason is
+  the engine's ``fallback_reason``; the path that ran is in the engine info (``call_path``);
+- the quality pass (``run``) and the timed loop (``run_prepared``) call the same function;
+- on CUDA, a CUDA graph replays the model at batch 1 unless ``cuda_graph`` is set false
+  (the config resolves the default: true on CUDA, false on the CPU; a config read from a
+  record that does not say keeps what such records ran: no graph, ``module()``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import ValidationInfo, model_validator
 
 from ecoscore.runners.engines.base import (
+    FROM_RECORD,
     Engine,
     EngineConfig,
     EngineError,
@@ -33,17 +52,34 @@ def import_torch() -> Any:
 
 
 class TorchConfig(EngineConfig):
-    """``threads``: torch's intra-op threads (None: torch's default). The GPU settings
-    (fp16/bf16, channels-last, torch.compile, a CUDA graph at batch 1) apply on CUDA only."""
+    """``threads``: torch's intra-op threads (None: torch's default). ``call_path``: how the
+    exported program is called (module docstring). The GPU settings (fp16/bf16,
+    channels-last, torch.compile, a CUDA graph at batch 1) apply on CUDA only;
+    ``cuda_graph`` left unset resolves to true on CUDA and false on the CPU."""
 
     formats: ClassVar[tuple[str, ...]] = ("pt2",)
     tunable: ClassVar[tuple[str, ...]] = ("threads",)
 
     engine: Literal["torch"] = "torch"
     precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    call_path: Literal["graph", "module"] = "graph"
     channels_last: bool = False
     compile: bool = False
     cuda_graph: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if (info.context or {}).get(FROM_RECORD):
+            # a record made before these settings existed ran without a graph, via module()
+            data.setdefault("call_path", "module")
+            data.setdefault("cuda_graph", False)
+        if data.get("cuda_graph") is None:
+            data["cuda_graph"] = str(data.get("device", "cpu")).startswith("cuda")
+        return data
 
     def build(self) -> Engine:
         if self.device == "cpu":
@@ -63,7 +99,8 @@ class TorchConfig(EngineConfig):
 
 
 class TorchEngine(Engine):
-    """torch.export programs on the CPU; the CUDA engine extends it."""
+    """torch.export programs on the CPU; the CUDA engine extends it (``_place``,
+    ``_finish``)."""
 
     libraries = ("torch",)
 
@@ -77,10 +114,15 @@ class TorchEngine(Engine):
             self.torch.set_num_threads(config.threads)
         super().__init__(config.model_copy(update={"threads": self.torch.get_num_threads()}))
         self.settings: TorchConfig = self.config  # type: ignore[assignment]
+        self._program: Any = None
+        self._flat: FlatGraph | None = None
         self._module: Any = None
+        self._fn: Callable[[Any], Any] | None = None
         self._meta: InputMeta | None = None
         self._outputs: list[OutputMeta] = []
         self._out_index = 0
+        #: The call path that runs ("graph" or "module"; see the module docstring).
+        self.call_path: str = config.call_path
 
     def load(self, path: Path, hints: LoadHints | None = None) -> None:
         torch = self.torch
@@ -93,11 +135,45 @@ class TorchEngine(Engine):
         self._meta = _input_meta(ep, path)
         self._outputs = _output_metas(ep)
         self._out_index = 0
-        self._module = ep.module()
-        self._after_load()
+        self._program = ep
+        self._flat = None
+        self._module = None
+        self.call_path = self.settings.call_path
+        if self.call_path == "graph":
+            try:
+                self._flat = FlatGraph.of(ep, self._place)
+            except GraphPathRefused as e:
+                self.call_path = "module"
+                self.fallback_reason = (
+                    f"{path.name}: the exported program runs through module() (its per-call "
+                    f"wrapper included), not as a flat graph: {e}"
+                )
+        if self._flat is None:
+            self._module = self._place_module(ep.module())
+        self._fn = self._make_fn()
 
-    def _after_load(self) -> None:
-        pass
+    def _place(self, t: Any) -> Any:
+        """A bound tensor (parameter, buffer, constant) where the model runs."""
+        return t
+
+    def _place_module(self, module: Any) -> Any:
+        """The ``module()`` of the program where the model runs."""
+        return module
+
+    def _finish(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The call function as it runs (CUDA: compiled when asked)."""
+        return fn
+
+    def _make_fn(self) -> Callable[[Any], Any]:
+        if self._flat is not None:
+            return self._finish(self._flat.call_for(self._outputs[self._out_index].name))
+        module, index = self._module, self._out_index
+
+        def call(x: Any) -> Any:
+            y = module(x)
+            return y[index] if isinstance(y, (tuple, list)) else y
+
+        return self._finish(call)
 
     def apply_settings(self, **settings: Any) -> None:
         """Intra-op threads change on the fly (``torch.set_num_threads``)."""
@@ -119,22 +195,20 @@ class TorchEngine(Engine):
         if name not in names:
             raise EngineError(f"no output {name!r} (the exported program's: {', '.join(names)})")
         self._out_index = names.index(name)
-
-    def _pick(self, y: Any) -> Any:
-        return y[self._out_index] if isinstance(y, (tuple, list)) else y
+        self._fn = self._make_fn()
 
     def run(self, x: np.ndarray) -> np.ndarray:
         torch = self.torch
         with torch.inference_mode():
-            y = self._module(torch.from_numpy(x))
-        return self._pick(y).numpy()
+            y = self._fn(torch.from_numpy(x))  # type: ignore[misc]
+        return y.numpy()  # type: ignore[no-any-return]
 
     def prepare(self, x: np.ndarray) -> Any:
         return self.torch.from_numpy(np.ascontiguousarray(x))
 
     def run_prepared(self, x: Any) -> Any:
         with self.torch.inference_mode():
-            return self._module(x)
+            return self._fn(x)  # type: ignore[misc]
 
     def info(self) -> EngineInfo:
         return EngineInfo(
@@ -146,11 +220,75 @@ class TorchEngine(Engine):
                 "num_threads": self.settings.threads,
                 "inference_mode": True,
                 "loader": "torch.export.load",
+                "call_path": self.call_path,
             },
         )
 
     def close(self) -> None:
-        self._module = None
+        self._program = self._flat = self._module = self._fn = None
+
+
+class GraphPathRefused(Exception):
+    """The exported program cannot run as a flat graph (the reason is the message)."""
+
+
+class FlatGraph:
+    """An exported program's graph called with flat tensors: what ``module()`` does per
+    call (flatten the inputs, check their constraints, pass the lifted parameters, unflatten
+    the outputs) is done once here, at load. Only programs whose outputs are all user
+    outputs (no buffer or input mutation) and whose inputs are user inputs, parameters,
+    buffers and constants qualify (``GraphPathRefused`` otherwise)."""
+
+    def __init__(self, forward: Any, head: list[Any], tail: list[Any], out_pos: dict[str, int]):
+        self.forward, self.head, self.tail, self.out_pos = forward, head, tail, out_pos
+
+    @classmethod
+    def of(cls, ep: Any, place: Callable[[Any], Any]) -> FlatGraph:
+        sig = ep.graph_signature
+        bound: list[Any] = []
+        user_at: int | None = None
+        for i, spec in enumerate(sig.input_specs):
+            kind = getattr(spec.kind, "name", str(spec.kind))
+            if kind == "USER_INPUT":
+                user_at = i
+                bound.append(None)
+            elif kind in ("PARAMETER", "BUFFER", "CONSTANT_TENSOR"):
+                target = spec.target
+                if target in ep.state_dict:
+                    bound.append(place(ep.state_dict[target]))
+                elif target in ep.constants:
+                    bound.append(place(ep.constants[target]))
+                else:
+                    raise GraphPathRefused(f"input {target!r} is not in the program's state")
+            else:
+                raise GraphPathRefused(f"it takes an input of kind {kind}")
+        out_pos: dict[str, int] = {}
+        for i, spec in enumerate(sig.output_specs):
+            kind = getattr(spec.kind, "name", str(spec.kind))
+            if kind != "USER_OUTPUT":
+                raise GraphPathRefused(f"it has an output of kind {kind} (a mutation)")
+            out_pos[spec.arg.name] = i
+        if user_at is None:
+            raise GraphPathRefused("it takes no user input")
+        spec_out = ep.call_spec.out_spec
+        if spec_out is not None and any(c.num_children for c in spec_out.children()):
+            raise GraphPathRefused("it returns a nested structure")
+        return cls(ep.graph_module.forward, bound[:user_at], bound[user_at + 1 :], out_pos)
+
+    def call_for(self, output: str) -> Callable[[Any], Any]:
+        """The call function returning the user output ``output``."""
+        forward, head, tail, j = self.forward, self.head, self.tail, self.out_pos[output]
+        if tail:
+
+            def call_mid(x: Any) -> Any:
+                return forward(*head, x, *tail)[j]
+
+            return call_mid
+
+        def call(x: Any) -> Any:
+            return forward(*head, x)[j]
+
+        return call
 
 
 def _input_meta(ep: Any, path: Path) -> InputMeta:
