@@ -300,7 +300,6 @@ def measure_windows(
     reported between windows only. The warm-up and each window may last at most
     ``time_limit_s`` (with a ``watchdog``, armed once per phase)."""
     single = settings.name == "single_stream"
-    sync = engine.needs_sync
     duration = effective_duration(meter, settings)
     min_ns = int(duration * 1e9)
     with _phase(watchdog, f"the {settings.name} warm-up", time_limit_s):
@@ -310,33 +309,61 @@ def measure_windows(
     all_lat: list[np.ndarray] = []
     for rep in range(settings.repeats):
         engine.synchronize()
-        if probe:
-            probe.begin()
-        meter.begin_window()
-        t0 = time.perf_counter()
-        t0_unix = time.time()
-        with _phase(watchdog, f"{settings.name} window {rep + 1}", time_limit_s):
-            if single:
-                lat, queries = _single_stream_window(
-                    engine, batches, min_ns, settings.min_queries, sync, capacity
-                )
-                all_lat.append(lat)
-            else:
-                queries = _offline_window(engine, batches, min_ns, settings.min_queries)
-        t1_unix = time.time()
-        t1 = time.perf_counter()
-        reading = meter.end_window()
-        if not settings.quick:  # a full run's window needs its observed sensor updates
-            reading = require_updates(reading)
-        seen = probe.end() if probe else {}
-        windows.append(
-            RawWindow(
-                reading, queries, settings.batch_size, (t0_unix, t1_unix), (t0 + t1) / 2, seen
-            )
+        window, lat = measure_window(
+            engine,
+            meter,
+            batches,
+            settings,
+            min_ns,
+            capacity,
+            probe,
+            _phase(watchdog, f"{settings.name} window {rep + 1}", time_limit_s),
         )
+        windows.append(window)
+        if lat is not None:
+            all_lat.append(lat)
         if progress:
             progress(rep + 1, settings.repeats)
     return RawScenario(settings, duration, windows, all_lat, meter.info.sampling_period_s)
+
+
+def measure_window(
+    engine: Engine,
+    meter: Meter,
+    batches: list,
+    settings: ScenarioSettings,
+    min_ns: int,
+    capacity: int,
+    probe: InterferenceProbe | None,
+    phase: Any,
+) -> tuple[RawWindow, np.ndarray | None]:
+    """One measured window of a scenario (under ``phase``, the watchdog's time limit):
+    the probe and the meter open around the queries, the clock read at both edges; a full
+    run's window needs its observed sensor updates. Returns the window and, single-stream,
+    its latencies."""
+    lat = None
+    if probe:
+        probe.begin()
+    meter.begin_window()
+    t0 = time.perf_counter()
+    t0_unix = time.time()
+    with phase:
+        if settings.name == "single_stream":
+            lat, queries = _single_stream_window(
+                engine, batches, min_ns, settings.min_queries, engine.needs_sync, capacity
+            )
+        else:
+            queries = _offline_window(engine, batches, min_ns, settings.min_queries)
+    t1_unix = time.time()
+    t1 = time.perf_counter()
+    reading = meter.end_window()
+    if not settings.quick:  # a full run's window needs its observed sensor updates
+        reading = require_updates(reading)
+    seen = probe.end() if probe else {}
+    window = RawWindow(
+        reading, queries, settings.batch_size, (t0_unix, t1_unix), (t0 + t1) / 2, seen
+    )
+    return window, lat
 
 
 def _phase(watchdog: Watchdog | None, what: str, limit_s: float | None) -> Any:

@@ -33,7 +33,6 @@ Rules enforced here (docs/measuring.md, "Paired runs"):
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -51,14 +50,13 @@ from ecoscore.runners.loop import (
     RawScenario,
     RawWindow,
     ScenarioSettings,
-    _offline_window,
     _phase,
-    _single_stream_window,
     _warmup,
     effective_duration,
     expected_queries,
+    measure_window,
 )
-from ecoscore.runners.meters.base import Meter, require_updates
+from ecoscore.runners.meters.base import Meter
 from ecoscore.runners.model_files import ModelFile, inspect_model
 from ecoscore.runners.stats import median_stat
 
@@ -164,35 +162,25 @@ def _window(
 ) -> None:
     """One window of one arm, as ``runners.loop.measure_windows`` measures it."""
     s, engine = arm.settings, arm.engine
-    single = s.name == "single_stream"
     with watching(dog, engine, arm.model):
         with _phase(dog, f"{s.name} window {rep + 1}{arm.tag}", limit_s):
             run = engine.run_prepared
             for i in range(REWARM_QUERIES):  # untimed: the other model ran last
                 run(arm.batches[i % len(arm.batches)])
             engine.synchronize()
-        if probe:
-            probe.begin()
-        meter.begin_window()
-        t0 = time.perf_counter()
-        t0_unix = time.time()
-        with _phase(dog, f"{s.name} window {rep + 1}{arm.tag}", limit_s):
-            if single:
-                lat, queries = _single_stream_window(
-                    engine, arm.batches, min_ns, s.min_queries, engine.needs_sync, arm.capacity
-                )
-                arm.latencies.append(lat)
-            else:
-                queries = _offline_window(engine, arm.batches, min_ns, s.min_queries)
-        t1_unix = time.time()
-        t1 = time.perf_counter()
-        reading = meter.end_window()
-        if not s.quick:  # a full run's window needs its observed sensor updates
-            reading = require_updates(reading)
-        seen = probe.end() if probe else {}
-    arm.windows.append(
-        RawWindow(reading, queries, s.batch_size, (t0_unix, t1_unix), (t0 + t1) / 2, seen)
-    )
+        window, lat = measure_window(
+            engine,
+            meter,
+            arm.batches,
+            s,
+            min_ns,
+            arm.capacity,
+            probe,
+            _phase(dog, f"{s.name} window {rep + 1}{arm.tag}", limit_s),
+        )
+    arm.windows.append(window)
+    if lat is not None:
+        arm.latencies.append(lat)
 
 
 def measure_interleaved(
