@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload
+from ecoscore.benchmarks.base import QUICK, ScenarioDefaults, Workload, WorkloadInfo
 from ecoscore.benchmarks.errors import WorkloadError
 from ecoscore.benchmarks.metrics import passes_gate
 from ecoscore.errors import EcoscoreError
@@ -182,6 +182,23 @@ def batch_consistency(
         max_abs_diff=largest if np.isfinite(largest) else None,
         tolerance=f"|batched - batch 1| <= {rel:g} x (|batch 1| + max |batch 1|)",
         consistent=not bool(bad.any()),
+    )
+
+
+def quality_section(
+    info: WorkloadInfo, value: float, samples: int, consistency: BatchConsistency | None
+) -> Quality:
+    """The record's quality: computed by ecoscore at batch 1 (the graded scenario's batch)
+    on ``samples`` evaluation samples, judged against the installed gate."""
+    return Quality(
+        metric=info.metric,
+        value=value,
+        gate=info.quality_gate,
+        passed=passes_gate(info.metric, value, info.quality_gate),
+        samples=samples,
+        batch_size=1,
+        computed_by="ecoscore",
+        batch_consistency=consistency,
     )
 
 
@@ -444,16 +461,7 @@ def run_benchmark(
             ),
         ),
         scenarios=scenarios,
-        quality=Quality(
-            metric=info.metric,
-            value=quality_value,
-            gate=info.quality_gate,
-            passed=passes_gate(info.metric, quality_value, info.quality_gate),
-            samples=len(split),
-            batch_size=1,
-            computed_by="ecoscore",
-            batch_consistency=consistency,
-        ),
+        quality=quality_section(info, quality_value, len(split), consistency),
         run=RunSettings(
             quick=req.quick,
             repeats=settings["offline"].repeats,

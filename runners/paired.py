@@ -326,8 +326,7 @@ def open_pair(
     """Build a second engine from the run's config, load the reference in it, match it to
     the workload and compute its quality (under the run's watchdog); the caller closes the
     pair (``Pair.close``)."""
-    from ecoscore.benchmarks.metrics import passes_gate
-    from ecoscore.runners.benchmark import evaluate_quality, load_hints
+    from ecoscore.runners.benchmark import evaluate_quality, load_hints, quality_section
     from ecoscore.runners.model_interface import resolve
 
     assert req.paired is not None
@@ -356,15 +355,6 @@ def open_pair(
     except BaseException:
         engine.close()
         raise
-    quality = Quality(
-        metric=info.metric,
-        value=value,
-        gate=info.quality_gate,
-        passed=passes_gate(info.metric, value, info.quality_gate),
-        samples=len(split),
-        batch_size=1,
-        computed_by="ecoscore",
-        batch_consistency=consistency,
-    )
+    quality = quality_section(info, value, len(split), consistency)
     settings = {**eng_info.settings, "model_interface": iface.describe()}
     return Pair(req, reference, file, engine, x, batch, quality, settings, params)
