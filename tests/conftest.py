@@ -34,3 +34,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN0
         for name, n in sorted(cases.items()):
             terminalreporter.write_line(f"{n:6d}  {name}")
         terminalreporter.write_line(f"{sum(cases.values()):6d}  in all")
+
+
+@pytest.fixture
+def no_sensors(tmp_path, monkeypatch):
+    """A machine with no energy sensor: an empty /sys, the real /proc/stat."""
+    root = tmp_path / "sysroot"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc" / "stat").symlink_to("/proc/stat")
+    (root / "proc" / "cpuinfo").symlink_to("/proc/cpuinfo")
+    monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(root))
+    return root

@@ -25,17 +25,6 @@ def only_record(out):
     return load_record(files[0])
 
 
-@pytest.fixture
-def no_sensors(tmp_path, monkeypatch):
-    """A machine with no energy sensor: an empty /sys, the real /proc/stat."""
-    root = tmp_path / "sysroot"
-    (root / "proc").mkdir(parents=True)
-    (root / "proc" / "stat").symlink_to("/proc/stat")
-    (root / "proc" / "cpuinfo").symlink_to("/proc/cpuinfo")
-    monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(root))
-    return root
-
-
 def test_user_onnx_model_without_sensor_is_estimated(tmp_path, no_sensors):
     model = linear_classifier(tmp_path / "my.onnx")
     out = tmp_path / "out"

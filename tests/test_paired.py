@@ -256,17 +256,6 @@ def test_a_factor_claimed_measured_from_an_estimate_fails() -> None:
 # -- refusals -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def no_sensors(tmp_path, monkeypatch):
-    """A machine with no energy sensor: an empty /sys, the real /proc/stat."""
-    root = tmp_path / "sysroot"
-    (root / "proc").mkdir(parents=True)
-    (root / "proc" / "stat").symlink_to("/proc/stat")
-    (root / "proc" / "cpuinfo").symlink_to("/proc/cpuinfo")
-    monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(root))
-    return root
-
-
 def test_paired_is_refused_when_the_model_is_the_reference(tmp_path, no_sensors) -> None:
     out = tmp_path / "out"
     res = runner.invoke(

@@ -284,17 +284,6 @@ def test_trust_rule_accepts_a_tuned_record_and_catches_a_choice_that_is_not_the_
 # -- end to end: `ecoscore run` and `ecoscore reproduce` on a real onnxruntime model ------
 
 
-@pytest.fixture
-def no_sensors(tmp_path, monkeypatch):
-    """A machine with no energy sensor: an empty /sys, the real /proc/stat."""
-    root = tmp_path / "sysroot"
-    (root / "proc").mkdir(parents=True)
-    (root / "proc" / "stat").symlink_to("/proc/stat")
-    (root / "proc" / "cpuinfo").symlink_to("/proc/cpuinfo")
-    monkeypatch.setenv("ECOSCORE_SYSFS_ROOT", str(root))
-    return root
-
-
 def _run(tmp_path, name: str, *args: str):
     from typer.testing import CliRunner
 
