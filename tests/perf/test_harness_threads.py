@@ -19,7 +19,6 @@ Target (issue #19): at most 3 % (ratio <= 1.03). The test asserts the loose boun
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pytest
@@ -27,11 +26,11 @@ import pytest
 from ecoscore.runners.loop import ScenarioSettings, _single_stream_window, measure_windows
 from tests.fake_sysfs import RaplZone, make_powercap
 from tests.perf.conftest import REPO, make_batches
-from tests.perf.figures import median, report
+from tests.perf.figures import limit, median, report
 
 TARGET = 1.03
 LOOSE = 1.25
-LIMIT = TARGET if os.environ.get("ECOSCORE_PERF_STRICT") == "1" else LOOSE
+LIMIT = limit(TARGET, LOOSE)
 TITLE = "harness threads (with / without, engine default threads; target <= 1.03)"
 ROUNDS = 30
 WINDOW_S = 0.25

@@ -11,7 +11,6 @@ it. ``ECOSCORE_PERF_STRICT=1`` asserts the 3 % target instead, for a quiet machi
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -20,11 +19,11 @@ import pytest
 from ecoscore.runners.loop import _offline_window, _single_stream_window
 from tests.fakes import SleepEngine
 from tests.perf.conftest import make_batches
-from tests.perf.figures import PairedReference, median, report
+from tests.perf.figures import PairedReference, limit, median, report
 
 TARGET = 1.03
 LOOSE = 1.25
-LIMIT = TARGET if os.environ.get("ECOSCORE_PERF_STRICT") == "1" else LOOSE
+LIMIT = limit(TARGET, LOOSE)
 TITLE = "harness overhead (ecoscore / bare; target <= 1.03)"
 
 SINGLE_QUERIES = 2000

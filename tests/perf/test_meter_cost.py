@@ -8,17 +8,16 @@ CPU clock (``pthread_getcpuclockid``), so the main thread's work does not count.
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
 from tests.fake_sysfs import RaplZone, make_jetson_hwmon, make_powercap, write_device_tree_model
-from tests.perf.figures import median, report
+from tests.perf.figures import limit, median, report
 
 TARGET_SHARE = 0.02
 LOOSE_SHARE = 0.10
-LIMIT = TARGET_SHARE if os.environ.get("ECOSCORE_PERF_STRICT") == "1" else LOOSE_SHARE
+LIMIT = limit(TARGET_SHARE, LOOSE_SHARE)
 TITLE = "meter background threads (share of one core; target < 2 %)"
 WINDOW_S = 1.0
 

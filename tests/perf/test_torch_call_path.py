@@ -19,13 +19,13 @@ import os
 import numpy as np
 import pytest
 
-from tests.perf.figures import PairedReference, median, report
+from tests.perf.figures import PairedReference, limit, median, report
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 
 TARGET = 1.2
 LOOSE = 1.5
-LIMIT = TARGET if os.environ.get("ECOSCORE_PERF_STRICT") == "1" else LOOSE
+LIMIT = limit(TARGET, LOOSE)
 TITLE = "torch engine call (engine / eager torch, digits CNN, batch 1; target <= 1.2)"
 CALLS = 500
 ROUNDS = 30

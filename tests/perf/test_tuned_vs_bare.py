@@ -18,7 +18,6 @@ Target (issue #19): <= 1.10 on a quiet 2-core machine. The test asserts the loos
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +25,11 @@ import pytest
 
 from ecoscore.runners.loop import ScenarioSettings, _single_stream_window, measure_windows
 from tests.perf.conftest import REPO, make_batches
-from tests.perf.figures import median, report
+from tests.perf.figures import limit, median, report
 
 TARGET = 1.10
 LOOSE = 1.5
-LIMIT = TARGET if os.environ.get("ECOSCORE_PERF_STRICT") == "1" else LOOSE
+LIMIT = limit(TARGET, LOOSE)
 TITLE = "ecoscore single-stream p50 / best bare-loop p50 (target <= 1.10)"
 ROUNDS = 8
 WINDOW_S = 0.25
