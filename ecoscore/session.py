@@ -247,7 +247,12 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGTERM, handler)
+    # a mask inherited from the parent (exec keeps it) would hold a stop signal pending for
+    # ever: the run could not be stopped. Unblocked for the run, restored after.
+    stops = {signal.SIGINT, signal.SIGTERM}
+    masked = signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
         signal.signal(signal.SIGTERM, previous)

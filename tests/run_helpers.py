@@ -27,3 +27,15 @@ def quick_record(tmp: Path, repeats: int = 2) -> RunRecord:
         repeats=repeats,
     )
     return run_benchmark(req)
+
+
+def default_signals() -> None:
+    """For ``subprocess.Popen(preexec_fn=...)``: the child starts with SIGINT and SIGTERM at
+    their default dispositions and unblocked, whatever the test process inherited or set
+    (exec keeps ignored signals and the mask), so that a signal test sees ecoscore's own
+    handling."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -15,6 +15,7 @@ from ecoscore.cli import app
 from ecoscore.record import RecordWriteError, load_record, save_record
 from tests.onnx_models import linear_classifier
 from tests.record_factory import make_record
+from tests.run_helpers import default_signals
 
 runner = CliRunner()
 
@@ -41,8 +42,11 @@ def test_interrupted_run_leaves_no_record_and_exits_130(tmp_path, sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
-    time.sleep(6)  # well inside the default 10 s windows
+    first = proc.stderr.readline()  # the meter line: the run's handlers are in place
+    assert first.startswith("meter:"), first
+    time.sleep(6)  # inside the run (device idle, quality or the default 10 s windows)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
