@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from ecoscore.benchmarks.registry import get_workload
@@ -39,3 +40,20 @@ def default_signals() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def start_run(cmd: list[str]) -> subprocess.Popen[str]:
+    """Start an ``ecoscore run`` command line as a child process with default, unblocked
+    signals, and return once it printed its meter line (its signal handlers are then in
+    place)."""
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_signals,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("meter:"), first
+    return proc

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import zipfile
@@ -25,7 +24,7 @@ from ecoscore.reports import safe_text
 from tests.hostile import check_csv, check_html, check_latex, check_markdown, terminal_safe
 from tests.onnx_models import linear_classifier, looping_classifier
 from tests.record_factory import make_record
-from tests.run_helpers import default_signals
+from tests.run_helpers import start_run
 
 runner = CliRunner()
 
@@ -443,15 +442,7 @@ def test_a_signal_stops_an_engine_that_never_returns(tmp_path, sig) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "ecoscore", "run", "-w", "vision-digits", "-m", str(model),
            "--meter", "estimate", "--quick", "--out", str(out)]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=default_signals,
-    )
-    first = proc.stderr.readline()  # the meter line: the run's handlers are in place
-    assert first.startswith("meter:"), first
+    proc = start_run(cmd)  # returns once the run's handlers are in place
     time.sleep(6)  # inside the quality pass, in the Loop: the engine never returns by itself
     sent = time.monotonic()
     proc.send_signal(sig)

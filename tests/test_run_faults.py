@@ -3,7 +3,6 @@
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -15,7 +14,7 @@ from ecoscore.cli import app
 from ecoscore.record import RecordWriteError, load_record, save_record
 from tests.onnx_models import linear_classifier
 from tests.record_factory import make_record
-from tests.run_helpers import default_signals
+from tests.run_helpers import start_run
 
 runner = CliRunner()
 
@@ -24,28 +23,9 @@ runner = CliRunner()
 def test_interrupted_run_leaves_no_record_and_exits_130(tmp_path, sig):
     model = linear_classifier(tmp_path / "m.onnx")
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ecoscore",
-            "run",
-            "--workload",
-            "vision-digits",
-            "--model",
-            str(model),
-            "--meter",
-            "estimate",
-            "--out",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=default_signals,
-    )
-    first = proc.stderr.readline()  # the meter line: the run's handlers are in place
-    assert first.startswith("meter:"), first
+    cmd = [sys.executable, "-m", "ecoscore", "run", "--workload", "vision-digits",
+           "--model", str(model), "--meter", "estimate", "--out", str(out)]  # fmt: skip
+    proc = start_run(cmd)  # returns once the run's handlers are in place
     time.sleep(6)  # inside the run (device idle, quality or the default 10 s windows)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
