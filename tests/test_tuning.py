@@ -333,7 +333,10 @@ def test_run_tunes_each_scenario_by_default_and_reproduce_fixes_the_choice(
     res = CliRunner().invoke(
         app, ["reproduce", str(path), "--model", str(model), "--out", str(out)]
     )
-    assert res.exit_code in (0, 6), res.output
+    # 8: not replicated. Both runs' energy is a CodeCarbon ESTIMATE, which follows the
+    # machine's load (load cubed): on a shared machine it may differ beyond the tolerance.
+    # What is checked here is the settings the replication ran with, not its energy.
+    assert res.exit_code in (0, 6, 8), res.output
     (again,) = sorted((out / "runs").glob("*.json"))
     rep = load_record(again)
     for s, original in zip(rep.scenarios, rec.scenarios, strict=True):
