@@ -16,7 +16,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -25,6 +25,17 @@ from ecoscore.reports.safe_text import terminal
 
 if TYPE_CHECKING:
     from ecoscore.grading.scale import Scale
+
+#: The grading options that score, label and compare share.
+ScaleOption = Annotated[
+    str | None, typer.Option(help="Scale version to grade with (default: 2026.1).")
+]
+ScaleFileOption = Annotated[
+    Path | None, typer.Option(help="A scale file to grade with (a call's scale).")
+]
+LocationOption = Annotated[
+    str, typer.Option(help="ISO 3166-1 alpha-3 country for the grid intensity.")
+]
 
 #: Set by ``ecoscore --debug``: tracebacks instead of one-line errors.
 DEBUG = False

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command, say, scale_from, warn
+from ecoscore.commands.common import ScaleFileOption, add_command, say, scale_from, warn
 from ecoscore.errors import EXIT_NOT_ELIGIBLE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
@@ -146,9 +146,7 @@ def compare(
         list[Path] | None,
         typer.Option(help="Workload file(s) records were run from (a bundle's own count too)."),
     ] = None,
-    scale_file: Annotated[
-        Path | None, typer.Option(help="A scale file to grade with (a call's scale).")
-    ] = None,
+    scale_file: ScaleFileOption = None,
     trusted_keys: Annotated[
         Path | None, typer.Option(help="Trusted-keys TOML ([[keys]] name, public_key_b64).")
     ] = None,

@@ -9,21 +9,22 @@ from typing import Annotated
 
 import typer
 
-from ecoscore.commands.common import add_command, say, scale_from
+from ecoscore.commands.common import (
+    LocationOption,
+    ScaleFileOption,
+    ScaleOption,
+    add_command,
+    say,
+    scale_from,
+)
 
 
 def label(
     record: Annotated[Path, typer.Argument(help="Run record JSON file.")],
     out: Annotated[list[Path], typer.Option(help="Label file, .svg or .png; repeat for both.")],
-    scale: Annotated[
-        str | None, typer.Option(help="Scale version to grade with (default: 2026.1).")
-    ] = None,
-    scale_file: Annotated[
-        Path | None, typer.Option(help="A scale file to grade with (a call's scale).")
-    ] = None,
-    location: Annotated[
-        str, typer.Option(help="ISO 3166-1 alpha-3 country for the grid intensity.")
-    ] = "FRA",
+    scale: ScaleOption = None,
+    scale_file: ScaleFileOption = None,
+    location: LocationOption = "FRA",
     dpi: Annotated[
         int, typer.Option(min=50, max=600, help="PNG resolution (100 = 300x400 px).")
     ] = 200,

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ecoscore.commands.common import add_command, scale_from
+from ecoscore.commands.common import (
+    LocationOption,
+    ScaleFileOption,
+    ScaleOption,
+    add_command,
+    scale_from,
+)
 
 if TYPE_CHECKING:
     from ecoscore.grading.grade import Grade
@@ -223,15 +229,9 @@ def score(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table.")
     ] = False,
-    scale: Annotated[
-        str | None, typer.Option(help="Scale version to grade with (default: 2026.1).")
-    ] = None,
-    scale_file: Annotated[
-        Path | None, typer.Option(help="A scale file to grade with (a call's scale).")
-    ] = None,
-    location: Annotated[
-        str, typer.Option(help="ISO 3166-1 alpha-3 country for the grid intensity.")
-    ] = "FRA",
+    scale: ScaleOption = None,
+    scale_file: ScaleFileOption = None,
+    location: LocationOption = "FRA",
     baseline: Annotated[
         Path | None, typer.Option(help="Record of the workload's non-neural baseline.")
     ] = None,
