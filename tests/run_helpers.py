@@ -14,20 +14,25 @@ from ecoscore.runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
 from tests.onnx_models import linear_classifier
 
 
-def quick_record(tmp: Path, repeats: int = 2) -> RunRecord:
-    model = linear_classifier(Path(tmp) / "linear.onnx")
-    req = RunRequest(
+def quick_request(model: Path, name: str, **settings: object) -> RunRequest:
+    """A quick vision-digits run of ``model`` through onnxruntime (1 thread), energy from
+    the CodeCarbon estimate; ``settings`` are further RunRequest fields."""
+    return RunRequest(
         workload=get_workload("vision-digits"),
         model_path=model,
-        model_name="linear-random",
+        model_name=name,
         model_role="user",
         engine_config=engine_config("onnxruntime", threads=1),
         meter=CodeCarbonCpuEstimate(),
         device=describe_device(),
         quick=True,
-        repeats=repeats,
+        **settings,  # type: ignore[arg-type]
     )
-    return run_benchmark(req)
+
+
+def quick_record(tmp: Path, repeats: int = 2) -> RunRecord:
+    model = linear_classifier(Path(tmp) / "linear.onnx")
+    return run_benchmark(quick_request(model, "linear-random", repeats=repeats))
 
 
 def default_signals() -> None:

@@ -24,7 +24,7 @@ from ecoscore.reports import safe_text
 from tests.hostile import check_csv, check_html, check_latex, check_markdown, terminal_safe
 from tests.onnx_models import linear_classifier, looping_classifier
 from tests.record_factory import make_record
-from tests.run_helpers import start_run
+from tests.run_helpers import quick_request, start_run
 
 runner = CliRunner()
 
@@ -288,24 +288,11 @@ def test_power_log_and_data_files_go_through_the_same_checks(tmp_path) -> None:
 
 
 def _never_finishing_run(tmp_path: Path, **limits: float):  # noqa: ANN202
-    from ecoscore.benchmarks.registry import get_workload
-    from ecoscore.runners.benchmark import RunRequest, run_benchmark
-    from ecoscore.runners.engines.registry import engine_config
-    from ecoscore.runners.host import describe_device
-    from ecoscore.runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
+    from ecoscore.runners.benchmark import run_benchmark
 
-    req = RunRequest(
-        workload=get_workload("vision-digits"),
-        model_path=looping_classifier(tmp_path / "loop.onnx"),
-        model_name="loop",
-        model_role="user",
-        engine_config=engine_config("onnxruntime", threads=1),
-        meter=CodeCarbonCpuEstimate(),
-        device=describe_device(),
-        quick=True,
-        **limits,
+    return run_benchmark(
+        quick_request(looping_classifier(tmp_path / "loop.onnx"), "loop", **limits)
     )
-    return run_benchmark(req)
 
 
 def test_a_model_that_never_finishes_is_stopped_by_the_quality_time_limit(tmp_path) -> None:
@@ -331,24 +318,11 @@ def test_the_time_limits_are_derived_from_the_workload_and_recorded(tmp_path) ->
 
 
 def test_a_window_over_its_limit_is_stopped_too(tmp_path) -> None:
-    from ecoscore.benchmarks.registry import get_workload
-    from ecoscore.runners.benchmark import RunRequest, run_benchmark
-    from ecoscore.runners.engines.registry import engine_config
-    from ecoscore.runners.host import describe_device
-    from ecoscore.runners.meters.codecarbon_estimate import CodeCarbonCpuEstimate
+    from ecoscore.runners.benchmark import run_benchmark
     from ecoscore.runners.watchdog import EngineTimeLimit
 
-    req = RunRequest(
-        workload=get_workload("vision-digits"),
-        model_path=linear_classifier(tmp_path / "m.onnx"),
-        model_name="m",
-        model_role="user",
-        engine_config=engine_config("onnxruntime", threads=1),
-        meter=CodeCarbonCpuEstimate(),
-        device=describe_device(),
-        quick=True,
-        window_time_limit_s=0.05,  # the quick warm-up alone lasts 0.2 s
-    )
+    # the quick warm-up alone lasts 0.2 s
+    req = quick_request(linear_classifier(tmp_path / "m.onnx"), "m", window_time_limit_s=0.05)
     with pytest.raises(EngineTimeLimit, match="single_stream warm-up did not finish.* 0.05 s"):
         run_benchmark(req)
 
