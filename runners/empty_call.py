@@ -33,6 +33,7 @@ import numpy as np
 from ecoscore.errors import one_line
 from ecoscore.record import EmptyCall
 from ecoscore.runners.engines.base import Engine, EngineConfig, LoadHints
+from ecoscore.runners.loop import stamped_calls
 from ecoscore.runners.meters.base import Meter
 from ecoscore.runners.watchdog import EngineTimeLimit
 
@@ -117,7 +118,6 @@ def time_calls(
     """Warm up, then call for ``seconds`` (at least ``MIN_CALLS``): (calls, seconds spent,
     mean seconds per call, median seconds per call for ``single`` else None)."""
     run, sync = engine.run_prepared, engine.synchronize
-    needs_sync = engine.needs_sync
     nb = len(batches)
     end = clock() + int(warmup_s * 1e9)
     i = 0
@@ -125,20 +125,14 @@ def time_calls(
         run(batches[i % nb])
         i += 1
     sync()
+    if single:
+        stamps = stamped_calls(engine, batches, int(seconds * 1e9), MIN_CALLS, clock)
+        calls = len(stamps) - 1
+        per_call = np.diff(np.asarray(stamps, dtype=np.int64)) / 1e9
+        spent = (stamps[-1] - stamps[0]) / 1e9
+        return calls, spent, spent / calls, float(np.median(per_call))
     t0 = clock()
     deadline = t0 + int(seconds * 1e9)
-    if single:
-        stamps = [t0]
-        i = 0
-        while i < MIN_CALLS or stamps[-1] < deadline:
-            run(batches[i % nb])
-            if needs_sync:
-                sync()
-            stamps.append(clock())
-            i += 1
-        per_call = np.diff(np.asarray(stamps, dtype=np.int64)) / 1e9
-        spent = (stamps[-1] - t0) / 1e9
-        return i, spent, spent / i, float(np.median(per_call))
     i = 0
     while i < MIN_CALLS or clock() < deadline:
         run(batches[i % nb])

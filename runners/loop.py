@@ -366,6 +366,27 @@ def measure_window(
     return window, lat
 
 
+def stamped_calls(
+    engine: Engine, batches: list, span_ns: int, min_calls: int, clock: Callable[[], int]
+) -> list[int]:
+    """Call the engine one batch after the other, synchronised after each call where it
+    needs it, for ``span_ns`` of ``clock`` and at least ``min_calls`` calls; the clock
+    before the first call and after each (the short timings of tuning trials and of the
+    empty-call floor; a window uses ``_single_stream_window``)."""
+    run, sync, needs_sync = engine.run_prepared, engine.synchronize, engine.needs_sync
+    nb = len(batches)
+    stamps = [clock()]
+    deadline = stamps[0] + span_ns
+    i = 0
+    while i < min_calls or stamps[-1] < deadline:
+        run(batches[i % nb])
+        if needs_sync:
+            sync()
+        stamps.append(clock())
+        i += 1
+    return stamps
+
+
 def _phase(watchdog: Watchdog | None, what: str, limit_s: float | None) -> Any:
     if watchdog is None:
         return contextlib.nullcontext()

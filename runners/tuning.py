@@ -46,6 +46,7 @@ import numpy as np
 from ecoscore.errors import EcoscoreError
 from ecoscore.record import Tuning, TuningTrial
 from ecoscore.runners.engines.base import Engine, EngineConfig, EngineError, machine_cpus
+from ecoscore.runners.loop import stamped_calls
 from ecoscore.runners.meters.base import Measurement, Meter
 
 AUTO = "auto"
@@ -266,7 +267,7 @@ class Tuner:
         self, trial: _Trial, batches: list, batch_size: int, slot_ns: int, energy: bool
     ) -> None:
         eng = self.engine
-        run, sync, needs_sync = eng.run_prepared, eng.synchronize, eng.needs_sync
+        run, sync = eng.run_prepared, eng.synchronize
         nb = len(batches)
         for i in range(SETTLE_QUERIES):
             run(batches[i % nb])
@@ -274,16 +275,8 @@ class Tuner:
         if energy:
             assert self.meter is not None
             self.meter.begin_window()
-        clock = self.clock_ns
-        ts = [clock()]
-        deadline = ts[0] + slot_ns
-        i = 0
-        while i < MIN_TRIAL_QUERIES or ts[-1] < deadline:
-            run(batches[i % nb])
-            if needs_sync:
-                sync()
-            ts.append(clock())
-            i += 1
+        ts = stamped_calls(eng, batches, slot_ns, MIN_TRIAL_QUERIES, self.clock_ns)
+        i = len(ts) - 1
         sync()
         if energy:
             assert self.meter is not None
